@@ -1,0 +1,94 @@
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.http import HttpRequest
+
+from accounts.models import Enrollment, Lead, Property, User
+from accounts.services import user_set_role
+
+
+class EmailUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "role")
+
+
+class EmailUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class EnrollmentInline(admin.TabularInline):
+    model = Enrollment
+    fk_name = "user"
+    extra = 0
+    raw_id_fields = ("property", "agent")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = EmailUserChangeForm
+    add_form = EmailUserCreationForm
+    ordering = ("email",)
+    list_display = ("email", "first_name", "last_name", "role", "membership_status", "is_verified", "country")
+    list_filter = ("role", "membership_status", "is_verified", "gender", "country", "is_superuser")
+    search_fields = ("email", "first_name", "last_name")
+    readonly_fields = ("is_staff", "last_login", "date_joined")
+    raw_id_fields = ("referred_by_partner",)
+    show_full_result_count = False
+    inlines = (EnrollmentInline,)
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "phone", "gender", "country", "state")}),
+        (
+            "Platform",
+            {
+                "fields": (
+                    "role",
+                    "membership_status",
+                    "is_verified",
+                    "referral_source",
+                    "referred_by_partner",
+                    "partnership_status",
+                )
+            },
+        ),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "role", "password1", "password2")}),)
+    filter_horizontal = ()
+
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> Any:
+        # Enrollments need a saved user to point at; the add form stays short.
+        return self.inlines if obj else ()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # After the form's own m2m save, so the role group is what the role says.
+        user_set_role(user=form.instance)
+
+
+@admin.register(Property)
+class PropertyAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "created_at")
+    search_fields = ("name", "code")
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = ("user", "property", "agent", "created_at")
+    list_select_related = ("user", "property", "agent")
+    raw_id_fields = ("user", "property", "agent")
+    show_full_result_count = False
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "agent", "status", "closed_at")
+    list_filter = ("status",)
+    list_select_related = ("user", "agent")
+    raw_id_fields = ("user", "agent")
+    show_full_result_count = False

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    ADMIN = "ADMIN", "Admin"
+    MANAGER = "MANAGER", "Manager"
+    STAFF = "STAFF", "Staff"
+    AGENT = "AGENT", "Agent"
+    PARTNER = "PARTNER", "Partner"
+    CLIENT = "CLIENT", "Client"
+
+
+# Roles that may sign in to the admin and the staff API.
+BACKOFFICE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+# The "staff" campaign preset: people who work for the organisation.
+STAFF_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.STAFF})
+
+
+class MembershipStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    INACTIVE = "INACTIVE", "Inactive"
+
+
+class Gender(models.TextChoices):
+    MALE = "MALE", "Male"
+    FEMALE = "FEMALE", "Female"
+    PREFER_NOT_TO_SAY = "PREFER_NOT_TO_SAY", "Prefer not to say"
+
+
+class PartnershipStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    PENDING = "PENDING", "Pending"
+    SUSPENDED = "SUSPENDED", "Suspended"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Email is the login and unique case-insensitively, so the lookup is too.
+        return self.get(email__iexact=username)
+
+    def _create(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        from accounts.services import user_set_role  # services import this module
+
+        return user_set_role(user=user)
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_superuser=True, role=Role.ADMIN, is_verified=True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person on the platform: staff, agents, partners and clients alike."""
+
+    email = models.EmailField("email address", max_length=254, unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="International format, e.g. +447700900123.")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT)
+    membership_status = models.CharField(
+        max_length=16, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE
+    )
+    is_verified = models.BooleanField("email verified", default=False)
+    gender = models.CharField(max_length=32, choices=Gender.choices, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+    state = models.CharField(max_length=100, blank=True)
+    referral_source = models.CharField("traffic source", max_length=50, blank=True)
+    referred_by_partner = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referred_users",
+        limit_choices_to={"role": Role.PARTNER},
+    )
+    partnership_status = models.CharField(max_length=16, choices=PartnershipStatus.choices, blank=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+    is_active = models.BooleanField(default=True, help_text="Can sign in. Unrelated to membership status.")
+    is_staff = models.BooleanField(default=False, editable=False, help_text="Follows the role.")
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["gender"], name="acc_user_gender_idx"),
+            models.Index(fields=["country", "state"], name="acc_user_country_state_idx"),
+            models.Index(fields=["state"], name="acc_user_state_idx"),
+            models.Index(fields=["referral_source"], name="acc_user_source_idx"),
+            models.Index(fields=["membership_status"], name="acc_user_membership_idx"),
+            models.Index(fields=["role"], name="acc_user_role_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def effective_role(self) -> str:
+        """Superusers count as ADMIN whatever their stored role."""
+        return Role.ADMIN if self.is_superuser else self.role
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # is_staff is derived from the role so the admin gate and the role can never disagree.
+        self.is_staff = self.is_superuser or self.role in BACKOFFICE_ROLES
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "role" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_staff"}
+        super().save(*args, **kwargs)
+
+
+class Property(models.Model):
+    """Something users enrol in (a development, a listing, a programme)."""
+
+    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=50, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "properties"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Enrollment(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
+    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="enrollments")
+    agent = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enrollments_made",
+        limit_choices_to={"role": Role.AGENT},
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "property"], name="accounts_enrollment_user_property_unique"),
+        ]
+        indexes = [
+            # Segment filters go from a property or an agent to its users: covering indexes
+            # let the semi-join read the index only.
+            models.Index(fields=["property", "user"], name="acc_enr_property_user_idx"),
+            models.Index(fields=["agent", "user"], name="acc_enr_agent_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.property_id}"
+
+
+class LeadStatus(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    CLOSED = "CLOSED", "Closed"
+    LOST = "LOST", "Lost"
+
+
+class Lead(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="leads")
+    agent = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads_handled",
+        limit_choices_to={"role": Role.AGENT},
+    )
+    status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agent", "status", "user"], name="acc_lead_agent_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lead {self.pk} ({self.status})"

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_patterns: list[URLPattern | URLResolver] = [
+    path("auth/", include("accounts.api.urls")),
+    path("segments/", include("segments.api.urls")),
+    path("campaigns/", include("campaigns.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("admin/django-rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("anymail/", include("anymail.urls")),
+    path("", include("campaigns.urls")),
+]

@@ -1,0 +1,103 @@
+"""Fixtures every app's tests share: users by role, API clients, the queue, the fake Brevo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import django_rq
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+from rq import SimpleWorker
+
+from accounts.models import Role, User
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue() -> None:
+    """Each test starts with an empty Redis database (the queue only carries pointers)."""
+    django_rq.get_connection("default").flushdb()
+
+
+@pytest.fixture
+def run_jobs() -> Callable[[], int]:
+    """Drain the default queue in this process (a burst worker); returns the jobs it ran."""
+
+    def run() -> int:
+        queue = django_rq.get_queue("default")
+        worker = SimpleWorker([queue], connection=queue.connection)
+        worker.work(burst=True, with_scheduler=False)
+        return worker.successful_job_count + worker.failed_job_count
+
+    return run
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(role: str = Role.CLIENT, **fields: Any) -> User:
+        from accounts.tests.factories import UserFactory
+
+        return UserFactory(role=role, **fields)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN, email="admin@example.com")
+
+
+@pytest.fixture
+def manager_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.MANAGER, email="manager@example.com")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def admin_client_api(api_client: APIClient, admin_user: User) -> APIClient:
+    api_client.force_authenticate(admin_user)
+    return api_client
+
+
+@pytest.fixture
+def manager_client_api(api_client: APIClient, manager_user: User) -> APIClient:
+    api_client.force_authenticate(manager_user)
+    return api_client
+
+
+@pytest.fixture(scope="session")
+def fake_brevo_server() -> Iterator[Any]:
+    from config.tests.fake_brevo import FakeBrevo
+
+    server = FakeBrevo(api_key="test-brevo-key").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def brevo(fake_brevo_server: Any, settings: Any) -> Any:
+    """Brevo configured and pointed at the local fake: Anymail's backend and our contacts client."""
+    fake_brevo_server.reset()
+    settings.BREVO_API_KEY = fake_brevo_server.api_key
+    settings.BREVO_API_URL = fake_brevo_server.base_url
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "BREVO_API_KEY": fake_brevo_server.api_key,
+        "BREVO_API_URL": fake_brevo_server.base_url,
+    }
+    settings.EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend"
+    return fake_brevo_server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locking / SKIP LOCKED); set DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.models import Role
+
+
+class Membership(models.TextChoices):
+    """The audience presets campaigns offer, also usable as a segment criterion."""
+
+    ALL = "ALL", "All members"
+    ACTIVE = "ACTIVE", "Active members"
+    INACTIVE = "INACTIVE", "Inactive members"
+    STAFF = "STAFF", "Staff (admins, managers, staff)"
+
+
+class Segment(models.Model):
+    """A saved, rule-based audience. Criteria combine with AND; values within one with OR."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    gender = models.CharField(max_length=32, blank=True, help_text="Empty: any gender.")
+    properties = models.ManyToManyField("accounts.Property", blank=True, related_name="segments")
+    countries = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes.")
+    states = models.JSONField(default=list, blank=True)
+    traffic_sources = models.JSONField(default=list, blank=True)
+    agents = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="segments_as_agent", limit_choices_to={"role": Role.AGENT}
+    )
+    partners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="segments_as_partner",
+        limit_choices_to={"role": Role.PARTNER},
+    )
+    membership = models.CharField(max_length=16, choices=Membership.choices, default=Membership.ALL)
+
+    brevo_list_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="segments_created"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="segments_segment_name_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    SUCCESS = "SUCCESS", "Success"
+    FAILED = "FAILED", "Failed"
+
+
+class SegmentExport(models.Model):
+    """One sync of a segment to its Brevo list, with what it changed."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING)
+    users_count = models.PositiveIntegerField(default=0)
+    added_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="segment_exports"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["segment", "-created_at"], name="seg_export_segment_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} of segment {self.segment_id} ({self.status})"
