@@ -40,6 +40,12 @@ class Segment(models.Model):
     membership = models.CharField(max_length=16, choices=Membership.choices, default=Membership.ALL)
 
     brevo_list_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    # Cached member counts for lists (admin changelist, API list): counting a million users per
+    # row would make every list page slow. segments.services refreshes them on every write, on
+    # opening a preview or the admin form, and on demand; counts_refreshed_at says how fresh.
+    matching_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    reachable_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    counts_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="segments_created"
     )
