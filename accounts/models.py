@@ -93,6 +93,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     partnership_status = models.CharField(max_length=16, choices=PartnershipStatus.choices, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
     is_active = models.BooleanField(default=True, help_text="Can sign in. Unrelated to membership status.")
+    email_opted_out_at = models.DateTimeField(
+        "opted out of campaign email at",
+        null=True,
+        blank=True,
+        help_text="Set when the person unsubscribes; campaigns never reach them while it is set.",
+    )
     is_staff = models.BooleanField(default=False, editable=False, help_text="Follows the role.")
 
     objects: ClassVar[UserManager] = UserManager()
@@ -205,3 +211,35 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"Lead {self.pk} ({self.status})"
+
+
+class SuppressionReason(models.TextChoices):
+    HARD_BOUNCE = "HARD_BOUNCE", "Hard bounce"
+    BLOCKED = "BLOCKED", "Blocked by Brevo"
+    COMPLAINT = "COMPLAINT", "Spam complaint"
+    UNSUBSCRIBE = "UNSUBSCRIBE", "Unsubscribed"
+    MANUAL = "MANUAL", "Added by staff"
+
+
+class Suppression(models.Model):
+    """An address that must never be emailed, whoever owns it now (bounced, complained, ...).
+
+    Keyed by email rather than user so it also covers addresses without an account yet and
+    survives a user being deleted and re-created. The address is stored lower-cased (a check
+    constraint holds it to that), so audiences exclude it with a plain indexed equality.
+    """
+
+    email = models.EmailField(max_length=254, unique=True)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    source = models.CharField(max_length=100, blank=True, help_text="Where it came from: brevo, import, admin, ...")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="accounts_suppression_email_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_reason_display()})"

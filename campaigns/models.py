@@ -84,6 +84,18 @@ class CampaignRecipient(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    # What Brevo reported afterwards (campaigns.services.tracking): first times and counts.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    open_count = models.PositiveIntegerField(default=0)
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+    click_count = models.PositiveIntegerField(default=0)
+    soft_bounced_at = models.DateTimeField(null=True, blank=True)
+    hard_bounced_at = models.DateTimeField(null=True, blank=True, help_text="Hard bounce or invalid address.")
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         constraints = [
             models.UniqueConstraint("campaign", Lower("email"), name="campaign_recipient_email_unique"),
@@ -96,3 +108,86 @@ class CampaignRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"
+
+
+class OptOutMethod(models.TextChoices):
+    LINK = "LINK", "Unsubscribe page"
+    ONE_CLICK = "ONE_CLICK", "One-click (mail client)"
+    BREVO = "BREVO", "Brevo unsubscribe event"
+    ADMIN = "ADMIN", "Staff"
+
+
+class SubscriptionChange(models.Model):
+    """History of a person's opt-outs and opt-ins: when, from which campaign, and how."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription_changes")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscription_changes"
+    )
+    opted_out = models.BooleanField(help_text="True for an opt-out, False for an opt-in.")
+    method = models.CharField(max_length=16, choices=OptOutMethod.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'out' if self.opted_out else 'in'} via {self.method}"
+
+
+# An event whose message id is not known yet (its batch may still be recording ids) or whose
+# processing failed is retried by the periodic sweep this many times, then left for a person.
+MAX_TRACKING_ATTEMPTS = 3
+
+
+class TrackingEventStatus(models.TextChoices):
+    PENDING = "PENDING", "Waiting to be processed"
+    PROCESSED = "PROCESSED", "Processed"
+    UNMATCHED = "UNMATCHED", "Unknown message id"
+    FAILED = "FAILED", "Processing failed"
+
+
+class TrackingEvent(models.Model):
+    """One webhook event from Brevo, stored as received before anything else happens.
+
+    Brevo drops an event it could not deliver to us, so the row is written first (one INSERT
+    that ignores a duplicate `dedup_key`) and processed afterwards, in batches.
+    """
+
+    dedup_key = models.CharField(max_length=64, unique=True, help_text="sha256 of message id, event, time, link.")
+    esp_event = models.CharField("Brevo event", max_length=32, db_index=True)
+    event_type = models.CharField(max_length=16, help_text="Anymail's normalised event type.")
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    email = models.CharField(max_length=254, blank=True)
+    link = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField()
+
+    status = models.CharField(max_length=16, choices=TrackingEventStatus.choices, default=TrackingEventStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    recipient = models.ForeignKey(
+        CampaignRecipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="tracking_events"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="tracking_events"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The processing queue: small, because processed rows and rows out of attempts leave it.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="PENDING")
+                | models.Q(status__in=["FAILED", "UNMATCHED"], attempts__lt=MAX_TRACKING_ATTEMPTS),
+                name="tracking_event_todo_idx",
+            ),
+            models.Index(fields=["campaign", "esp_event"], name="tracking_event_campaign_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp_event} {self.message_id}"

@@ -1,4 +1,9 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-# Public (non-API) pages such as the unsubscribe confirmation live here.
-urlpatterns: list[URLPattern | URLResolver] = []
+from campaigns import views
+
+# Public (non-API) pages reached from campaign email.
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
+]
