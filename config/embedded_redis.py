@@ -10,8 +10,36 @@ from __future__ import annotations
 import argparse
 import socket
 import threading
+from typing import Any
 
 from fakeredis import TcpFakeServer
+from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+from fakeredis._typing import RaiseErrorTypes
+
+
+class _RequestHandler(TCPFakeRequestHandler):
+    """fakeredis' handler closes the connection after any error reply (even an unknown
+    command, such as the INFO that RQ probes once per connection), which breaks the client's
+    next command on that connection. Real Redis answers the error and carries on; so do we."""
+
+    def setup(self) -> None:
+        super().setup()
+        read_response = self.current_client.read_response
+
+        def read_response_keeping_errors(**kwargs: Any) -> Any:
+            try:
+                return read_response(**kwargs)
+            except RaiseErrorTypes as error:
+                return error  # written to the client as an error reply, connection kept
+
+        self.current_client.read_response = read_response_keeping_errors  # type: ignore[method-assign]
+
+
+def _server(port: int) -> TcpFakeServer:
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server.RequestHandlerClass = _RequestHandler
+    server.daemon_threads = True
+    return server
 
 
 def _free_port() -> int:
@@ -22,18 +50,16 @@ def _free_port() -> int:
 
 def start_in_thread(port: int | None = None) -> str:
     """Serve in a daemon thread and return the redis:// URL to reach it."""
-    port = port or _free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    server.daemon_threads = True
+    server = _server(port or _free_port())
     threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True).start()
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{server.server_address[1]}/0"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=6399)
     args = parser.parse_args()
-    server = TcpFakeServer(("127.0.0.1", args.port), server_type="redis")
+    server = _server(args.port)
     print(f"embedded Redis listening on redis://127.0.0.1:{args.port}/0", flush=True)
     try:
         server.serve_forever()
