@@ -1,0 +1,344 @@
+"""The one client for Brevo's contacts API (folders, lists, bulk import, import processes).
+
+Nothing else in the project builds Brevo contacts requests: this module reads the Brevo settings,
+retries what is worth retrying, and turns every failure into one `BrevoError` that says what was
+asked and what Brevo answered. Sending mail goes through Anymail, not through here.
+
+Why a thin client on `requests` rather than the official `brevo-python` SDK: the SDK retries 429
+and 5xx on its own with a fixed schedule that ignores Brevo's `x-sib-ratelimit-reset` header, so
+wrapping it would either double the retries or wait the wrong time; it also raises a different
+exception type per status. The five calls we need are smaller than the glue the SDK would need.
+
+Reference: https://developers.brevo.com/reference and /work/shared/BREVO.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
+logger = logging.getLogger(__name__)
+
+# Brevo refuses bodies over 10 MB on /contacts/import and advises staying "around 8 MB" because
+# parsing inflates the body; callers chunk imports under this many bytes (envelope included).
+MAX_IMPORT_BODY_BYTES = 8_000_000
+# contacts/lists/{id}/contacts/add and .../remove take at most 150 addresses per request.
+MAX_EMAILS_PER_LIST_CHANGE = 150
+
+# Retry budget for 5xx answers and connection errors: attempts per call, and the base of the
+# exponential back-off (full jitter, capped). Overridable in settings so tests can shrink them.
+DEFAULT_RETRY_ATTEMPTS = 5
+DEFAULT_RETRY_BASE_DELAY = 0.5
+RETRY_MAX_DELAY = 30.0
+# 429s are not failures: Brevo says when the window resets and we wait that long. They get their
+# own budget so a long burst cannot eat the 5xx budget, yet a call can never wait forever.
+RATE_LIMIT_MAX_WAITS = 20
+RATE_LIMIT_MAX_WAIT_SECONDS = 60.0
+# Connect fast (a dead host should fail quickly); read slowly (a 8 MB import takes a while).
+TIMEOUT = (5.0, 60.0)
+
+# What Brevo accepts in the SMS attribute: international format, country code first.
+_SMS_RE = re.compile(r"^\+?[1-9]\d{6,16}$")
+_PHONE_PUNCTUATION_RE = re.compile(r"[\s().\-/]")
+
+
+class BrevoError(Exception):
+    """Brevo refused a request or could not be reached.
+
+    `status` is None when no answer came back (connection refused, reset or timed out).
+    `code` and `message` are Brevo's own (`{"code": ..., "message": ...}` error body).
+    """
+
+    def __init__(self, *, method: str, path: str, status: int | None, code: str, message: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+        self.message = message
+        answer = f"{status} {code}" if status is not None else code
+        super().__init__(f"Brevo {method} {path}: {answer}: {message}")
+
+    @property
+    def unreachable(self) -> bool:
+        """Brevo did not (properly) answer: down, overloaded or rate limiting past our budget."""
+        return self.status is None or self.status >= 500 or self.status == 429
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    def describe(self) -> str:
+        """A sentence a person can act on."""
+        if self.status == 401:
+            return f"Brevo refused the API key ({self.message}). Check BREVO_API_KEY."
+        if self.status is None:
+            return f"Brevo could not be reached ({self.message}) at {self.method} {self.path}."
+        if self.status == 429:
+            return f"Brevo kept rate limiting {self.method} {self.path}; try again in a few minutes."
+        if self.status >= 500:
+            return f"Brevo failed with {self.status} ({self.message}) at {self.method} {self.path}; try again later."
+        return f"Brevo refused {self.method} {self.path}: {self.status} {self.code}: {self.message}"
+
+
+class BrevoNotConfiguredError(BrevoError):
+    """No BREVO_API_KEY: the project runs without Brevo lists."""
+
+    def __init__(self) -> None:
+        super().__init__(method="-", path="-", status=None, code="not_configured", message="BREVO_API_KEY is not set")
+
+    def describe(self) -> str:
+        return "Brevo is not configured: set BREVO_API_KEY to sync segments to Brevo lists."
+
+
+@dataclass(frozen=True)
+class ImportContact:
+    """One row of a bulk import: an address and its attributes (names that exist in the account)."""
+
+    email: str
+    attributes: Mapping[str, str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"email": self.email, "attributes": dict(self.attributes)}
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON, as sent on the wire, so callers can measure a body before sending it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def brevo_sms(phone: str) -> str | None:
+    """A phone number as Brevo's SMS attribute accepts it, or None when it cannot be one.
+
+    Brevo skips the whole contact in an import when SMS is malformed, so a bad phone must not
+    cost the user their place in the list: it is left out instead.
+    """
+    compact = _PHONE_PUNCTUATION_RE.sub("", phone)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    return compact if _SMS_RE.match(compact) else None
+
+
+def brevo_configured() -> bool:
+    return bool(settings.BREVO_API_KEY)
+
+
+def configured_folder_id() -> int | None:
+    """BREVO_FOLDER_ID, when the operator chose the folder segment lists go to."""
+    folder_id = settings.BREVO_FOLDER_ID
+    return int(folder_id) if folder_id else None
+
+
+class BrevoClient:
+    """Brevo's contacts endpoints over one HTTP session.
+
+    `sleep` and `jitter` are injectable so tests can observe the back-off without waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
+        retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/") + "/"
+        self.retry_attempts = max(1, retry_attempts)
+        self.retry_base_delay = retry_base_delay
+        self._sleep = sleep
+        self._jitter = jitter
+        self._session = requests.Session()
+
+    # -- folders and lists -----------------------------------------------------------------
+
+    def folder_create(self, *, name: str) -> int:
+        # Not idempotent: a lost answer must not be retried into a second folder.
+        return int(self._request("POST", "contacts/folders", body={"name": name}, idempotent=False)["id"])
+
+    def list_create(self, *, name: str, folder_id: int) -> int:
+        body = {"name": name, "folderId": folder_id}
+        return int(self._request("POST", "contacts/lists", body=body, idempotent=False)["id"])
+
+    def list_get(self, *, list_id: int) -> dict[str, Any]:
+        return self._request("GET", f"contacts/lists/{list_id}")
+
+    def list_rename(self, *, list_id: int, name: str) -> None:
+        self._request("PUT", f"contacts/lists/{list_id}", body={"name": name})
+
+    def list_delete(self, *, list_id: int) -> None:
+        self._request("DELETE", f"contacts/lists/{list_id}")
+
+    def list_remove(self, *, list_id: int, emails: Sequence[str]) -> int:
+        """Take addresses out of a list (the contacts stay in the account); returns how many left.
+
+        Brevo answers 400 when none of the addresses is in the list, which is also what a retry
+        of a removal that already happened gets: both mean "done", so both return 0.
+        """
+        if not 0 < len(emails) <= MAX_EMAILS_PER_LIST_CHANGE:
+            raise ValueError(f"list_remove takes 1 to {MAX_EMAILS_PER_LIST_CHANGE} addresses, got {len(emails)}")
+        try:
+            answer = self._request("POST", f"contacts/lists/{list_id}/contacts/remove", body={"emails": list(emails)})
+        except BrevoError as error:
+            if error.status == 400 and error.code == "invalid_parameter":
+                return 0
+            raise
+        return len(answer.get("contacts", {}).get("success", []))
+
+    # -- bulk import -----------------------------------------------------------------------
+
+    def contacts_import(self, *, list_id: int, contacts: Sequence[ImportContact]) -> int:
+        """Start an asynchronous import that adds (or updates) `contacts` in the list; returns
+        Brevo's process id. Importing the same rows twice is harmless, so it is retried."""
+        body = encode_json(import_body(list_id=list_id, contacts=[contact.as_json() for contact in contacts]))
+        if len(body) > MAX_IMPORT_BODY_BYTES:
+            raise ValueError(f"import body is {len(body)} bytes, over {MAX_IMPORT_BODY_BYTES}")
+        return int(self._request("POST", "contacts/import", raw_body=body)["processId"])
+
+    def process_get(self, *, process_id: int) -> dict[str, Any]:
+        """An import's state: `status` is queued, in_process, completed or failed."""
+        return self._request("GET", f"processes/{process_id}")
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        data = raw_body if raw_body is not None else (encode_json(body) if body is not None else None)
+        headers = {"api-key": self.api_key, "accept": "application/json"}
+        if data is not None:
+            headers["content-type"] = "application/json"
+        url = self.base_url + path
+        failures = 0
+        rate_limited = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self._session.request(method, url, data=data, headers=headers, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                failures += 1
+                # A POST that may have reached Brevo is only retried when repeating it is harmless.
+                retry = failures < self.retry_attempts and (idempotent or _never_sent(exc))
+                logger.warning(
+                    "brevo %s /%s -> no answer (%s) in %.0f ms, attempt %d%s",
+                    method,
+                    path,
+                    type(exc).__name__,
+                    elapsed_ms,
+                    failures,
+                    ", retrying" if retry else "",
+                )
+                if not retry:
+                    raise BrevoError(
+                        method=method, path=f"/{path}", status=None, code="connection_error", message=str(exc)
+                    ) from exc
+                self._sleep(self._retry_delay(failures))
+                continue
+
+            elapsed_ms = (time.monotonic() - started) * 1000
+            status = response.status_code
+            logger.info("brevo %s /%s -> %d in %.0f ms", method, path, status, elapsed_ms)
+            if status < 400:
+                return _json_object(response)
+            if status == 429 and rate_limited < RATE_LIMIT_MAX_WAITS:
+                rate_limited += 1
+                wait = self._rate_limit_wait(response)
+                logger.warning("brevo rate limit on %s /%s: waiting %.1f s", method, path, wait)
+                self._sleep(wait)
+                continue
+            # Brevo's 5xx answers mean the request was not carried out, so even a create is
+            # retried; a lost answer (above) gives no such assurance.
+            if status >= 500:
+                failures += 1
+                if failures < self.retry_attempts:
+                    self._sleep(self._retry_delay(failures))
+                    continue
+            raise _error_from(method, path, response)
+
+    def _retry_delay(self, failures: int) -> float:
+        # Full jitter: workers that failed together do not come back together.
+        ceiling = min(RETRY_MAX_DELAY, self.retry_base_delay * 2 ** (failures - 1))
+        return self._jitter(0.0, ceiling)
+
+    def _rate_limit_wait(self, response: requests.Response) -> float:
+        # Brevo sends no Retry-After; x-sib-ratelimit-reset is the seconds until the window
+        # resets. A little jitter on top spreads the workers that were refused together.
+        try:
+            reset = float(response.headers.get("x-sib-ratelimit-reset", "1"))
+        except ValueError:
+            reset = 1.0
+        reset = min(max(reset, 0.0), RATE_LIMIT_MAX_WAIT_SECONDS)
+        return reset + self._jitter(0.0, self.retry_base_delay)
+
+
+def import_body(*, list_id: int, contacts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The /contacts/import body: add or update the contacts, and erase attributes that are
+    empty here (our users are the source of truth for names), into one list."""
+    return {
+        "jsonBody": contacts,
+        "listIds": [list_id],
+        "updateExistingContacts": True,
+        "emptyContactsAttributes": True,
+    }
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly did not reach Brevo (so even a create can be retried)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    # requests wraps urllib3's MaxRetryError; its reason says whether a connection was made.
+    # NewConnectionError (refused, DNS failure) subclasses ConnectTimeoutError.
+    wrapped = exc.args[0] if exc.args else None
+    return isinstance(wrapped, MaxRetryError) and isinstance(wrapped.reason, ConnectTimeoutError)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _error_from(method: str, path: str, response: requests.Response) -> BrevoError:
+    payload = _json_object(response)
+    return BrevoError(
+        method=method,
+        path=f"/{path}",
+        status=response.status_code,
+        code=str(payload.get("code") or response.reason or "error"),
+        message=str(payload.get("message") or response.text[:200] or response.reason),
+    )
+
+
+def brevo_client() -> BrevoClient:
+    """The client configured from settings; raises BrevoNotConfiguredError without an API key."""
+    if not brevo_configured():
+        raise BrevoNotConfiguredError()
+    return BrevoClient(
+        api_key=settings.BREVO_API_KEY,
+        base_url=settings.BREVO_API_URL,
+        retry_attempts=getattr(settings, "BREVO_RETRY_ATTEMPTS", DEFAULT_RETRY_ATTEMPTS),
+        retry_base_delay=getattr(settings, "BREVO_RETRY_BASE_DELAY", DEFAULT_RETRY_BASE_DELAY),
+    )
