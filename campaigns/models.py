@@ -40,6 +40,12 @@ class Campaign(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     recipient_count = models.PositiveIntegerField(default=0, help_text="Recipients Brevo accepted so far.")
+    # Set by the one transaction that freezes the audience into the ledger; until then a SENDING
+    # campaign still needs its start job (the watchdog re-enqueues it if it was lost).
+    audience_frozen_at = models.DateTimeField(null=True, blank=True)
+    recipients_total = models.PositiveIntegerField(default=0, help_text="Ledger rows written when sending began.")
+    # Refreshed each time a batch is claimed: a SENDING campaign that stays quiet has lost its jobs.
+    last_claim_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="campaigns_created"
@@ -81,7 +87,8 @@ class CampaignRecipient(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     batch_key = models.UUIDField(null=True, blank=True, help_text="Idempotency key of the batch that claimed it.")
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When its batch key was first used.")
+    attempted_at = models.DateTimeField(null=True, blank=True, help_text="When its batch was last sent or retried.")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     # What Brevo reported afterwards (campaigns.services.tracking): first times and counts.
@@ -104,6 +111,10 @@ class CampaignRecipient(models.Model):
             models.Index(fields=["campaign", "status", "id"], name="campaign_rcpt_status_idx"),
             models.Index(fields=["batch_key"], name="campaign_rcpt_batch_idx"),
             models.Index(fields=["message_id"], name="campaign_rcpt_message_idx"),
+            # Batches in flight, for the watchdog: a tiny index, since rows leave SENDING quickly.
+            models.Index(
+                fields=["attempted_at"], condition=models.Q(status="SENDING"), name="campaign_rcpt_inflight_idx"
+            ),
         ]
 
     def __str__(self) -> str:

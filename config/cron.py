@@ -4,4 +4,11 @@ Each entry is a safety net over state kept in the database, so a missed or doubl
 harmless: the jobs re-read the database and act only on what is still due.
 """
 
-from rq import cron  # noqa: F401  (jobs register themselves below)
+from rq import cron
+
+from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog
+
+# Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
+cron.register(campaigns_watchdog, "default", interval=60)
+# Scheduled campaigns whose time has passed, in case RQ's scheduler lost their job.
+cron.register(campaigns_dispatch_due, "default", interval=60)

@@ -1,5 +1,52 @@
 """Every write to campaigns, one module per concern, re-exported here."""
 
+from campaigns.services.lifecycle import (
+    campaign_cancel,
+    campaign_create,
+    campaign_delete,
+    campaign_fail,
+    campaign_pause,
+    campaign_resend,
+    campaign_resume,
+    campaign_send,
+    campaign_start_when_due,
+    campaign_unschedule,
+    campaign_update,
+    campaigns_dispatch_due,
+)
+from campaigns.services.sending import (
+    campaign_finish_if_done,
+    campaign_retry_batch,
+    campaign_send_batch,
+    campaign_send_test,
+    campaign_start,
+    campaigns_watchdog,
+    ledger_insert_audience,
+)
 from campaigns.services.unsubscribe import suppression_add, suppression_for, user_opt_in, user_opt_out
 
-__all__ = ["suppression_add", "suppression_for", "user_opt_in", "user_opt_out"]
+__all__ = [
+    "campaign_cancel",
+    "campaign_create",
+    "campaign_delete",
+    "campaign_fail",
+    "campaign_finish_if_done",
+    "campaign_pause",
+    "campaign_resend",
+    "campaign_resume",
+    "campaign_retry_batch",
+    "campaign_send",
+    "campaign_send_batch",
+    "campaign_send_test",
+    "campaign_start",
+    "campaign_start_when_due",
+    "campaign_unschedule",
+    "campaign_update",
+    "campaigns_dispatch_due",
+    "campaigns_watchdog",
+    "ledger_insert_audience",
+    "suppression_add",
+    "suppression_for",
+    "user_opt_in",
+    "user_opt_out",
+]

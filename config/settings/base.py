@@ -125,6 +125,27 @@ if ANYMAIL_WEBHOOK_SECRET:
 # No ESP configured: every message becomes one .eml file under OUTBOX_DIR.
 EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend" if BREVO_API_KEY else "config.mail.OutboxEmailBackend"
 
+# --- Campaign sending (campaigns/services/sending.py) -----------------------------------------
+# Recipients per Brevo request and per batch job. Brevo takes at most 1,000 message versions per
+# call; a batch holds this many ledger rows and their params in a worker (about 1 MB).
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=1000)
+# Batch chains started per campaign (one job at a time each): about the number of RQ workers.
+CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=4)
+# One Brevo request may take this long before it counts as a timeout (outcome unknown).
+CAMPAIGN_SEND_TIMEOUT_SECONDS = env.float("CAMPAIGN_SEND_TIMEOUT_SECONDS", default=30.0)
+# Tries of one batch inside a job on 5xx / timeouts / dropped connections, with back-off;
+# after that the batch stays claimed under its key and the watchdog takes it over.
+CAMPAIGN_SEND_ATTEMPTS = env.int("CAMPAIGN_SEND_ATTEMPTS", default=4)
+# Longest 429 wait (x-sib-ratelimit-reset) a job sleeps through; longer ones are re-enqueued.
+CAMPAIGN_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("CAMPAIGN_RATE_LIMIT_MAX_WAIT_SECONDS", default=60.0)
+# A claimed batch not attempted for this long belongs to a dead job; a SENDING campaign without a
+# claim for this long has lost its jobs. Must exceed one attempt (timeout + longest 429 wait).
+CAMPAIGN_STALE_SECONDS = env.int("CAMPAIGN_STALE_SECONDS", default=180)
+# Brevo runs a request once per idempotency key for about 30 minutes. A batch of unknown outcome
+# is retried with its key only this long after the key was first used (5 minutes of margin);
+# later its recipients are marked UNKNOWN for an operator to decide (resend_campaign --unknown).
+CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS = env.int("CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS", default=25 * 60)
+
 # Postal address printed in campaign footers (CAN-SPAM and most ESPs require one).
 SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="Example Ltd, 1 Example Street, London")
 

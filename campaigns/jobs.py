@@ -1,0 +1,50 @@
+"""RQ entry points for campaigns: each takes ids, loads nothing itself, calls one service.
+
+Every job may run twice, late, or after its campaign changed: the services re-read the
+database and do only what is still to do.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from campaigns.services import lifecycle, sending
+
+
+def campaign_start(campaign_id: int) -> int:
+    """Freeze the audience (once) and start the batch chains of a SENDING campaign."""
+    return sending.campaign_start(campaign_id=campaign_id)
+
+
+def campaign_start_when_due(campaign_id: int) -> bool:
+    """Fired by RQ's scheduler at `scheduled_at`: start the campaign if it is still due."""
+    return lifecycle.campaign_start_when_due(campaign_id=campaign_id)
+
+
+def campaign_send_batch(campaign_id: int, after_id: int = 0) -> int | None:
+    """Claim and send one batch, then enqueue the next job of the chain."""
+    return sending.campaign_send_batch(campaign_id=campaign_id, after_id=after_id)
+
+
+def campaign_retry_batch(campaign_id: int, batch_key: str, continue_chain: bool = False) -> int:
+    """Send a claimed batch again with its original idempotency key (or mark it UNKNOWN)."""
+    return sending.campaign_retry_batch(
+        campaign_id=campaign_id, batch_key=uuid.UUID(batch_key), continue_chain=continue_chain
+    )
+
+
+def campaigns_watchdog() -> dict[str, object]:
+    """Every minute: retry stuck batches, restart campaigns whose jobs vanished, finish done ones."""
+    report = sending.campaigns_watchdog()
+    return {
+        "retried_batches": report.retried_batches,
+        "unknown_recipients": report.unknown_recipients,
+        "restarted_campaigns": report.restarted_campaigns,
+        "finished_campaigns": report.finished_campaigns,
+    }
+
+
+def campaigns_dispatch_due() -> list[int]:
+    """Every minute: start SCHEDULED campaigns whose time has passed (RQ's scheduler may have
+    lost the job); returns the ids started."""
+    return lifecycle.campaigns_dispatch_due()
