@@ -7,8 +7,13 @@ harmless: the jobs re-read the database and act only on what is still due.
 from rq import cron
 
 from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog
+from campaigns.tracking import retry_tracking_events
 
 # Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
 cron.register(campaigns_watchdog, "default", interval=60)
 # Scheduled campaigns whose time has passed, in case RQ's scheduler lost their job.
 cron.register(campaigns_dispatch_due, "default", interval=60)
+
+# Tracking events stored by the webhook but not processed (Redis or a worker was down), and
+# events that arrived before their batch recorded the message ids.
+cron.register(retry_tracking_events, "default", interval=60)

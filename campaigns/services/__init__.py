@@ -23,6 +23,12 @@ from campaigns.services.sending import (
     campaigns_watchdog,
     ledger_insert_audience,
 )
+from campaigns.services.tracking import (
+    tracking_event_store,
+    tracking_events_process,
+    tracking_events_process_pending,
+    tracking_events_retry,
+)
 from campaigns.services.unsubscribe import suppression_add, suppression_for, user_opt_in, user_opt_out
 
 __all__ = [
@@ -47,6 +53,10 @@ __all__ = [
     "ledger_insert_audience",
     "suppression_add",
     "suppression_for",
+    "tracking_event_store",
+    "tracking_events_process",
+    "tracking_events_process_pending",
+    "tracking_events_retry",
     "user_opt_in",
     "user_opt_out",
 ]

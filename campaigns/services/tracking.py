@@ -1,0 +1,334 @@
+"""Brevo's tracking events: store each one first, then apply it to the ledger and suppressions.
+
+Brevo drops an event when our endpoint answers 5xx and retries only a few times, so the
+webhook path does as little as possible: one `INSERT ... ON CONFLICT DO NOTHING` keyed by a
+digest of the event (a repeat delivery is a no-op) and a pointer to the processing job.
+Processing runs in batches: it locks a batch of stored events (SKIP LOCKED, so workers share
+the queue), matches them to ledger rows by message id, and writes the results with a handful
+of bulk statements. If a batch fails, each of its events is retried alone in a savepoint, so
+one bad event is marked FAILED and cannot hold back the others; nothing is ever deleted.
+
+Reference: https://developers.brevo.com/docs/transactional-webhooks and Anymail's
+`webhooks/brevo.py` (the event names below are Brevo's own, kept in `TrackingEvent.esp_event`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Suppression, SuppressionReason, User
+from campaigns.models import (
+    MAX_TRACKING_ATTEMPTS,
+    Campaign,
+    CampaignRecipient,
+    OptOutMethod,
+    TrackingEvent,
+    TrackingEventStatus,
+)
+from campaigns.services.unsubscribe import user_opt_out
+
+logger = logging.getLogger(__name__)
+
+# Events handled per transaction. Each batch holds its events and their ledger rows in memory
+# and locks them until commit: 500 keeps a batch well under a second and a few MB.
+PROCESS_BATCH_SIZE = 500
+
+# Brevo event -> the ledger field that records its first time.
+FIRST_TIME_FIELDS = {
+    "delivered": "delivered_at",
+    "soft_bounce": "soft_bounced_at",
+    "hard_bounce": "hard_bounced_at",
+    "invalid_email": "hard_bounced_at",
+    "blocked": "blocked_at",
+    "spam": "complained_at",
+    "complaint": "complained_at",
+    "unsubscribe": "unsubscribed_at",
+}
+# Brevo reports a first open as unique_opened and later ones as opened; Apple Mail Privacy
+# Protection opens come as the proxy variants. All count as opens.
+OPEN_EVENTS = frozenset({"opened", "unique_opened", "proxy_open", "unique_proxy_open"})
+CLICK_EVENTS = frozenset({"click"})
+# Brevo event -> why the address may never be mailed again.
+SUPPRESSING_EVENTS = {
+    "hard_bounce": SuppressionReason.HARD_BOUNCE,
+    "invalid_email": SuppressionReason.HARD_BOUNCE,
+    "blocked": SuppressionReason.BLOCKED,
+    "spam": SuppressionReason.COMPLAINT,
+    "complaint": SuppressionReason.COMPLAINT,
+    "unsubscribe": SuppressionReason.UNSUBSCRIBE,
+}
+UNSUBSCRIBE_EVENTS = frozenset({"unsubscribe"})
+
+_LEDGER_FIELDS = (
+    "id",
+    "campaign_id",
+    "user_id",
+    "email",
+    "message_id",
+    *sorted(set(FIRST_TIME_FIELDS.values())),
+    "first_opened_at",
+    "open_count",
+    "first_clicked_at",
+    "click_count",
+)
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """What the webhook hands over: Anymail's normalised fields plus Brevo's raw payload."""
+
+    event_type: str
+    message_id: str | None
+    recipient: str | None
+    timestamp: datetime | None
+    click_url: str | None
+    mta_response: str | None
+    payload: dict[str, Any]
+
+
+def tracking_dedup_key(event: IncomingEvent) -> str:
+    """The identity of an event across Brevo's repeat deliveries: message id, event, time, link.
+
+    Brevo gives no event id. Its `ts_epoch` (milliseconds) comes with every tracking event; the
+    recipient and link are added because one message id may cover several recipients and one
+    person may click two links in the same millisecond. Without a timestamp the whole payload
+    is the identity.
+    """
+    payload = event.payload
+    stamp = payload.get("ts_epoch") or payload.get("ts_event") or payload.get("ts")
+    if stamp is None:
+        material = json.dumps(payload, sort_keys=True, default=str)
+    else:
+        parts = (
+            event.message_id or "",
+            str(payload.get("event") or event.event_type),
+            str(stamp),
+            (event.recipient or "").lower(),
+            event.click_url or "",
+        )
+        material = "\x1f".join(parts)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def tracking_event_store(*, event: IncomingEvent) -> None:
+    """Store one webhook event as received, in one INSERT; a repeat delivery changes nothing."""
+    row = TrackingEvent(
+        dedup_key=tracking_dedup_key(event),
+        esp_event=str(event.payload.get("event") or event.event_type)[:32],
+        event_type=event.event_type[:16],
+        message_id=(event.message_id or "")[:255],
+        email=(event.recipient or "")[:254],
+        link=event.click_url or "",
+        reason=event.mta_response or "",
+        occurred_at=event.timestamp,
+        payload=event.payload,
+    )
+    # ON CONFLICT DO NOTHING: a repeat is absorbed by the unique key without an error, a
+    # savepoint or a second query.
+    TrackingEvent.objects.bulk_create([row], ignore_conflicts=True)
+
+
+@dataclass
+class ProcessResult:
+    processed: int = 0
+    unmatched: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.unmatched + self.failed
+
+
+def tracking_events_process(*, retry: bool = False, limit: int = PROCESS_BATCH_SIZE) -> ProcessResult:
+    """Process one batch of stored events; `retry` also takes FAILED and UNMATCHED ones back."""
+    result = ProcessResult()
+    with transaction.atomic():
+        todo = Q(status=TrackingEventStatus.PENDING)
+        if retry:
+            todo |= Q(
+                status__in=[TrackingEventStatus.FAILED, TrackingEventStatus.UNMATCHED],
+                attempts__lt=MAX_TRACKING_ATTEMPTS,
+            )
+        events = list(TrackingEvent.objects.filter(todo).order_by("id").select_for_update(skip_locked=True)[:limit])
+        if not events:
+            return result
+        try:
+            with transaction.atomic():
+                _apply(events, result)
+        except Exception:
+            logger.exception("Tracking batch of %d events failed; retrying them one by one", len(events))
+            result = ProcessResult()
+            for event in events:
+                _apply_alone(event.pk, result)
+    return result
+
+
+def tracking_events_process_pending(*, max_batches: int | None = None) -> ProcessResult:
+    """Process stored events batch after batch until none is waiting (or `max_batches` ran)."""
+    total = ProcessResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        result = tracking_events_process()
+        batches += 1
+        total.processed += result.processed
+        total.unmatched += result.unmatched
+        total.failed += result.failed
+        if result.total < PROCESS_BATCH_SIZE:
+            break
+    return total
+
+
+def tracking_events_retry() -> ProcessResult:
+    """The safety net: events left PENDING, plus FAILED / UNMATCHED ones with attempts left.
+
+    An event can arrive before its batch has recorded the message ids, so an unknown id is
+    tried again a few times before it is left UNMATCHED for good (and shown in the admin).
+    """
+    total = ProcessResult()
+    while True:
+        result = tracking_events_process(retry=True)
+        total.processed += result.processed
+        total.unmatched += result.unmatched
+        total.failed += result.failed
+        if result.total < PROCESS_BATCH_SIZE:
+            return total
+
+
+def _apply_alone(event_id: int, result: ProcessResult) -> None:
+    # Re-read: the failed batch changed the in-memory copy (attempts, status) before it failed.
+    event = TrackingEvent.objects.get(pk=event_id)
+    try:
+        with transaction.atomic():
+            _apply([event], result)
+    except Exception as exc:
+        logger.exception("Tracking event %s could not be processed", event_id)
+        TrackingEvent.objects.filter(pk=event_id).update(
+            status=TrackingEventStatus.FAILED,
+            attempts=F("attempts") + 1,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        result.failed += 1
+
+
+def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
+    now = timezone.now()
+    ledger = _ledger_rows(event.message_id for event in events)
+    changed: dict[int, set[str]] = {}
+    suppressions: dict[str, Suppression] = {}
+    opt_outs: list[tuple[TrackingEvent, CampaignRecipient | None]] = []
+    processed = unmatched = 0
+
+    for event in events:
+        event.attempts += 1
+        event.error = ""
+        event.processed_at = now
+        at = event.occurred_at or event.received_at
+        row = _pick(ledger.get(event.message_id, []), event.email)
+        if row is None:
+            event.status = TrackingEventStatus.UNMATCHED
+            unmatched += 1
+        else:
+            event.status = TrackingEventStatus.PROCESSED
+            event.recipient_id = row.pk
+            event.campaign_id = row.campaign_id
+            changed.setdefault(row.pk, set()).update(_record(row, event.esp_event, at))
+            processed += 1
+        email = (event.email or (row.email if row else "")).strip().lower()
+        reason = SUPPRESSING_EVENTS.get(event.esp_event)
+        # The address suppresses whether or not the message was ours to match: a hard bounce on
+        # any mail from this Brevo account says the same thing about the address.
+        if reason is not None and email and email not in suppressions:
+            suppressions[email] = Suppression(
+                email=email, reason=reason, source=f"brevo:{event.esp_event}", created_at=at
+            )
+        if event.esp_event in UNSUBSCRIBE_EVENTS:
+            opt_outs.append((event, row))
+
+    rows_by_id = {row.pk: row for rows in ledger.values() for row in rows}
+    changed_fields = sorted(set().union(*changed.values())) if changed else []
+    if changed_fields:
+        # The rows are locked, so writing the values computed here cannot lose a concurrent
+        # increment; one UPDATE ... CASE per batch instead of one per event.
+        CampaignRecipient.objects.bulk_update(
+            [rows_by_id[row_id] for row_id, fields in changed.items() if fields],
+            changed_fields,
+            batch_size=PROCESS_BATCH_SIZE,
+        )
+    if suppressions:
+        Suppression.objects.bulk_create(suppressions.values(), ignore_conflicts=True)
+    for event, row in opt_outs:
+        _opt_out(event, row)
+    TrackingEvent.objects.bulk_update(
+        events, ["status", "attempts", "error", "processed_at", "recipient", "campaign"], batch_size=PROCESS_BATCH_SIZE
+    )
+    result.processed += processed
+    result.unmatched += unmatched
+
+
+def _ledger_rows(message_ids: Iterable[str]) -> dict[str, list[CampaignRecipient]]:
+    ids = sorted({message_id for message_id in message_ids if message_id})
+    rows: dict[str, list[CampaignRecipient]] = {}
+    if not ids:
+        return rows
+    # Locked in id order, so two batches touching the same rows queue up instead of deadlocking.
+    for row in (
+        CampaignRecipient.objects.filter(message_id__in=ids).only(*_LEDGER_FIELDS).order_by("id").select_for_update()
+    ):
+        rows.setdefault(row.message_id, []).append(row)
+    return rows
+
+
+def _pick(rows: list[CampaignRecipient], email: str) -> CampaignRecipient | None:
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    # A message id shared by several recipients (one version with several addresses).
+    wanted = email.strip().lower()
+    return next((row for row in rows if row.email.lower() == wanted), None)
+
+
+def _record(row: CampaignRecipient, esp_event: str, at: datetime) -> set[str]:
+    """Apply one event to a ledger row in memory; returns the fields it changed."""
+    fields: set[str] = set()
+    first_field = FIRST_TIME_FIELDS.get(esp_event)
+    if esp_event in OPEN_EVENTS:
+        first_field = "first_opened_at"
+        row.open_count += 1
+        fields.add("open_count")
+    elif esp_event in CLICK_EVENTS:
+        first_field = "first_clicked_at"
+        row.click_count += 1
+        fields.add("click_count")
+        # A click proves the message was opened, even with images blocked.
+        if row.first_opened_at is None or at < row.first_opened_at:
+            row.first_opened_at = at
+            fields.add("first_opened_at")
+    if first_field is not None:
+        current = getattr(row, first_field)
+        # Events can arrive out of order: keep the earliest time.
+        if current is None or at < current:
+            setattr(row, first_field, at)
+            fields.add(first_field)
+    return fields
+
+
+def _opt_out(event: TrackingEvent, row: CampaignRecipient | None) -> None:
+    """Brevo's own unsubscribe ends where our link does: the user is opted out."""
+    user: User | None = None
+    if row is not None and row.user_id is not None:
+        user = User.objects.filter(pk=row.user_id).first()
+    if user is None and event.email:
+        user = User.objects.filter(email__iexact=event.email.strip()).first()
+    if user is None:
+        return
+    campaign = Campaign.objects.filter(pk=row.campaign_id).first() if row is not None else None
+    user_opt_out(user=user, campaign=campaign, method=OptOutMethod.BREVO, at=event.occurred_at or event.received_at)

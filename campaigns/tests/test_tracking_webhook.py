@@ -1,0 +1,490 @@
+"""Brevo's tracking webhook through Anymail: auth, storing first, every event type, duplicates,
+unknown message ids, failures that lose nothing, and what suppressions and opt-outs follow."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import django_rq
+import pytest
+from django.core.checks import run_checks
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from accounts.models import Suppression, SuppressionReason, User
+from campaigns import tracking as tracking_module
+from campaigns.models import (
+    MAX_TRACKING_ATTEMPTS,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    OptOutMethod,
+    RecipientStatus,
+    SubscriptionChange,
+    TrackingEvent,
+    TrackingEventStatus,
+)
+from campaigns.services import tracking as tracking_service
+from segments.selectors import reachable_users
+
+pytestmark = pytest.mark.django_db
+
+WEBHOOK = "/anymail/brevo/tracking/"
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _queued() -> int:
+    return django_rq.get_queue("default").count
+
+
+def _auth(secret: str = "hook:secret") -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(secret.encode()).decode()}
+
+
+def brevo_event(event: str, recipient: CampaignRecipient | None = None, *, at: datetime = T0, **extra):
+    payload = {
+        "event": event,
+        "email": recipient.email if recipient else "nobody@example.com",
+        "id": 123456,
+        "date": at.strftime("%Y-%m-%d %H:%M:%S"),
+        "ts": int(at.timestamp()),
+        "ts_event": int(at.timestamp()),
+        "ts_epoch": int(at.timestamp() * 1000),
+        "message-id": recipient.message_id if recipient else "<202611200900.99@smtp-relay.mailin.fr>",
+        "subject": "Spring news",
+        "tags": [],
+    }
+    payload.update(extra)
+    return payload
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    def send(payload, *, auth=None):
+        headers = _auth() if auth is None else auth
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json", **headers)
+
+    return send
+
+
+@pytest.fixture
+def campaign(admin_user):
+    return Campaign.objects.create(
+        subject="Spring news", body_html="<p>Hi</p>", status=CampaignStatus.SENT, created_by=admin_user
+    )
+
+
+@pytest.fixture
+def recipients(campaign, make_user):
+    rows = []
+    for number in range(3):
+        user = make_user(email=f"reader{number}@example.com")
+        rows.append(
+            CampaignRecipient.objects.create(
+                campaign=campaign,
+                user=user,
+                email=user.email,
+                status=RecipientStatus.SENT,
+                message_id=f"<202611200900.{1000 + number}@smtp-relay.mailin.fr>",
+                sent_at=T0 - timedelta(minutes=1),
+            )
+        )
+    return rows
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+
+def test_requests_without_basic_auth_are_refused(client, recipients):
+    payload = json.dumps(brevo_event("delivered", recipients[0]))
+
+    response = client.post(WEBHOOK, data=payload, content_type="application/json")
+
+    assert response.status_code == 400
+    assert not TrackingEvent.objects.exists()
+
+
+def test_requests_with_a_wrong_secret_are_refused(post, recipients):
+    response = post(brevo_event("delivered", recipients[0]), auth=_auth("hook:guess"))
+
+    assert response.status_code == 400
+    assert not TrackingEvent.objects.exists()
+
+
+def test_event_is_stored_as_received_and_processed_by_a_job(post, recipients, run_jobs):
+    payload = brevo_event("delivered", recipients[0])
+
+    response = post(payload)
+
+    assert response.status_code == 200
+    stored = TrackingEvent.objects.get()
+    assert stored.status == TrackingEventStatus.PENDING
+    assert stored.payload == payload
+    assert (stored.esp_event, stored.event_type, stored.message_id, stored.email) == (
+        "delivered",
+        "delivered",
+        recipients[0].message_id,
+        recipients[0].email,
+    )
+    assert stored.occurred_at == T0
+
+    assert _queued() == 1
+    run_jobs()
+
+    stored.refresh_from_db()
+    assert stored.status == TrackingEventStatus.PROCESSED
+    assert stored.recipient_id == recipients[0].pk
+    assert stored.campaign_id == recipients[0].campaign_id
+    recipients[0].refresh_from_db()
+    assert recipients[0].delivered_at == T0
+
+
+def test_a_burst_of_events_enqueues_one_job(post, recipients, run_jobs):
+    for row in recipients:
+        post(brevo_event("delivered", row))
+
+    assert _queued() == 1
+    run_jobs()
+    assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 3
+
+
+def test_event_stored_during_a_run_schedules_the_next_run(post, recipients, run_jobs):
+    post(brevo_event("delivered", recipients[0]))
+    run_jobs()
+    post(brevo_event("delivered", recipients[1]))
+
+    assert _queued() == 1
+    run_jobs()
+    assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 2
+
+
+def test_event_is_kept_when_redis_is_down_and_the_sweep_processes_it(post, recipients, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(tracking_module.django_rq, "get_connection", broken)
+
+    response = post(brevo_event("delivered", recipients[0]))
+
+    assert response.status_code == 200
+    assert TrackingEvent.objects.get().status == TrackingEventStatus.PENDING
+    monkeypatch.undo()
+
+    tracking_module.retry_tracking_events()
+
+    assert TrackingEvent.objects.get().status == TrackingEventStatus.PROCESSED
+    recipients[0].refresh_from_db()
+    assert recipients[0].delivered_at == T0
+
+
+def test_the_sweep_is_registered_with_the_cron_scheduler():
+    from rq import cron
+
+    import config.cron  # noqa: F401
+
+    registered = [entry["func"] for entry in cron._job_data_registry]
+    assert tracking_module.retry_tracking_events in registered
+
+
+# --- every event type -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("esp_event", "field", "suppression"),
+    [
+        ("delivered", "delivered_at", None),
+        ("soft_bounce", "soft_bounced_at", None),
+        ("hard_bounce", "hard_bounced_at", SuppressionReason.HARD_BOUNCE),
+        ("invalid_email", "hard_bounced_at", SuppressionReason.HARD_BOUNCE),
+        ("blocked", "blocked_at", SuppressionReason.BLOCKED),
+        ("spam", "complained_at", SuppressionReason.COMPLAINT),
+        ("unsubscribe", "unsubscribed_at", SuppressionReason.UNSUBSCRIBE),
+        ("unique_opened", "first_opened_at", None),
+        ("opened", "first_opened_at", None),
+        ("unique_proxy_open", "first_opened_at", None),
+        ("proxy_open", "first_opened_at", None),
+        ("click", "first_clicked_at", None),
+    ],
+)
+def test_each_event_type_is_recorded_on_the_ledger(post, recipients, run_jobs, esp_event, field, suppression):
+    row = recipients[0]
+    extra = {"link": "https://example.com/offer"} if esp_event == "click" else {}
+
+    assert post(brevo_event(esp_event, row, **extra)).status_code == 200
+    run_jobs()
+
+    row.refresh_from_db()
+    assert getattr(row, field) == T0
+    untouched = {"delivered_at", "soft_bounced_at", "hard_bounced_at", "blocked_at", "complained_at"} - {field}
+    assert all(getattr(row, name) is None for name in untouched)
+    assert TrackingEvent.objects.get().status == TrackingEventStatus.PROCESSED
+    if suppression is None:
+        assert not Suppression.objects.exists()
+    else:
+        entry = Suppression.objects.get()
+        assert (entry.email, entry.reason, entry.source) == (row.email, suppression, f"brevo:{esp_event}")
+        assert not reachable_users(User.objects.filter(pk=row.user_id)).exists()
+
+
+@pytest.mark.parametrize("esp_event", ["request", "deferred", "error"])
+def test_events_without_a_ledger_field_are_kept_and_marked_processed(post, recipients, run_jobs, esp_event):
+    post(brevo_event(esp_event, recipients[0], reason="mailbox busy"))
+    run_jobs()
+
+    event = TrackingEvent.objects.get()
+    assert event.status == TrackingEventStatus.PROCESSED
+    assert event.recipient_id == recipients[0].pk
+    assert event.esp_event == esp_event
+    recipients[0].refresh_from_db()
+    assert recipients[0].delivered_at is None
+
+
+def test_opens_count_every_open_and_keep_the_first_time(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("opened", row, at=T0 + timedelta(hours=2)))
+    post(brevo_event("unique_opened", row, at=T0))
+    post(brevo_event("proxy_open", row, at=T0 + timedelta(hours=1)))
+    run_jobs()
+
+    row.refresh_from_db()
+    assert row.open_count == 3
+    assert row.first_opened_at == T0
+
+
+def test_clicks_keep_the_link_and_imply_an_open(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("click", row, link="https://example.com/a", at=T0 + timedelta(minutes=5)))
+    post(brevo_event("click", row, link="https://example.com/b", at=T0 + timedelta(minutes=5)))
+    run_jobs()
+
+    row.refresh_from_db()
+    assert row.click_count == 2
+    assert row.first_clicked_at == T0 + timedelta(minutes=5)
+    assert row.first_opened_at == T0 + timedelta(minutes=5)
+    assert sorted(TrackingEvent.objects.values_list("link", flat=True)) == [
+        "https://example.com/a",
+        "https://example.com/b",
+    ]
+
+
+def test_brevo_unsubscribe_opts_the_user_out_like_our_link(post, recipients, run_jobs, campaign):
+    row = recipients[0]
+
+    post(brevo_event("unsubscribe", row))
+    run_jobs()
+
+    user = User.objects.get(pk=row.user_id)
+    assert user.email_opted_out_at == T0
+    change = SubscriptionChange.objects.get()
+    assert (change.user_id, change.campaign_id, change.method, change.opted_out) == (
+        user.pk,
+        campaign.pk,
+        OptOutMethod.BREVO,
+        True,
+    )
+    row.refresh_from_db()
+    assert row.unsubscribed_at == T0
+
+
+def test_complaint_for_an_address_with_different_case_suppresses_the_user(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("spam", row, email=row.email.upper()))
+    run_jobs()
+
+    assert Suppression.objects.get().email == row.email
+    assert not reachable_users(User.objects.filter(pk=row.user_id)).exists()
+    assert reachable_users(User.objects.filter(pk=recipients[1].user_id)).exists()
+
+
+def test_suppression_keeps_its_first_reason(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("hard_bounce", row))
+    run_jobs()
+    post(brevo_event("spam", row, at=T0 + timedelta(minutes=1)))
+    run_jobs()
+
+    assert Suppression.objects.get().reason == SuppressionReason.HARD_BOUNCE
+
+
+# --- duplicates, unknown ids, failures ---------------------------------------------------------
+
+
+def test_the_same_event_delivered_twice_counts_once(post, recipients, run_jobs):
+    row = recipients[0]
+    payload = brevo_event("unique_opened", row)
+
+    assert post(payload).status_code == 200
+    run_jobs()
+    assert post(payload).status_code == 200
+    run_jobs()
+
+    assert TrackingEvent.objects.count() == 1
+    row.refresh_from_db()
+    assert row.open_count == 1
+
+
+def test_duplicates_within_one_batch_count_once(post, recipients, run_jobs):
+    row = recipients[0]
+    for _ in range(3):
+        post(brevo_event("click", row, link="https://example.com/a"))
+    run_jobs()
+
+    assert TrackingEvent.objects.count() == 1
+    row.refresh_from_db()
+    assert row.click_count == 1
+
+
+def test_same_event_at_another_time_is_another_event(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("opened", row, at=T0))
+    post(brevo_event("opened", row, at=T0 + timedelta(milliseconds=1)))
+    run_jobs()
+
+    row.refresh_from_db()
+    assert row.open_count == 2
+
+
+def test_unknown_message_id_is_kept_and_reported_not_an_error(post, recipients, run_jobs):
+    response = post(brevo_event("delivered", None))
+    run_jobs()
+
+    assert response.status_code == 200
+    event = TrackingEvent.objects.get()
+    assert event.status == TrackingEventStatus.UNMATCHED
+    assert event.recipient_id is None
+    assert event.attempts == 1
+
+
+def test_hard_bounce_for_unknown_message_still_suppresses_the_address(post, run_jobs, make_user):
+    user = make_user(email="nobody@example.com")
+
+    post(brevo_event("hard_bounce", None))
+    run_jobs()
+
+    assert TrackingEvent.objects.get().status == TrackingEventStatus.UNMATCHED
+    assert Suppression.objects.get().email == "nobody@example.com"
+    assert not reachable_users(User.objects.filter(pk=user.pk)).exists()
+
+
+def test_unsubscribe_for_unknown_message_opts_out_the_user_with_that_address(post, run_jobs, make_user):
+    user = make_user(email="nobody@example.com")
+
+    post(brevo_event("unsubscribe", None))
+    run_jobs()
+
+    user.refresh_from_db()
+    assert user.email_opted_out_at == T0
+    assert SubscriptionChange.objects.get().campaign is None
+
+
+def test_event_arriving_before_its_message_id_was_recorded_is_matched_by_the_sweep(post, recipients, run_jobs):
+    row = recipients[0]
+    message_id = row.message_id
+    CampaignRecipient.objects.filter(pk=row.pk).update(message_id="")
+    post(brevo_event("delivered", row, **{"message-id": message_id}))
+    run_jobs()
+    assert TrackingEvent.objects.get().status == TrackingEventStatus.UNMATCHED
+
+    CampaignRecipient.objects.filter(pk=row.pk).update(message_id=message_id)
+    tracking_module.retry_tracking_events()
+
+    event = TrackingEvent.objects.get()
+    assert event.status == TrackingEventStatus.PROCESSED
+    assert event.attempts == 2
+    row.refresh_from_db()
+    assert row.delivered_at == T0
+
+
+def test_unmatched_events_stop_being_retried_after_max_attempts(post, run_jobs):
+    post(brevo_event("delivered", None))
+    run_jobs()
+    for _ in range(MAX_TRACKING_ATTEMPTS + 2):
+        tracking_module.retry_tracking_events()
+
+    event = TrackingEvent.objects.get()
+    assert event.status == TrackingEventStatus.UNMATCHED
+    assert event.attempts == MAX_TRACKING_ATTEMPTS
+
+
+def test_a_failing_event_is_marked_failed_and_does_not_hold_back_the_others(post, recipients, run_jobs, monkeypatch):
+    real_record = tracking_service._record
+
+    def record(row, esp_event, at):
+        if row.pk == recipients[1].pk:
+            raise ValueError("cannot apply this one")
+        return real_record(row, esp_event, at)
+
+    monkeypatch.setattr(tracking_service, "_record", record)
+    for row in recipients:
+        post(brevo_event("delivered", row))
+
+    run_jobs()
+
+    statuses = dict(TrackingEvent.objects.values_list("email", "status"))
+    assert statuses == {
+        recipients[0].email: TrackingEventStatus.PROCESSED,
+        recipients[1].email: TrackingEventStatus.FAILED,
+        recipients[2].email: TrackingEventStatus.PROCESSED,
+    }
+    failed = TrackingEvent.objects.get(status=TrackingEventStatus.FAILED)
+    assert "ValueError: cannot apply this one" in failed.error
+    assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 2
+
+    monkeypatch.undo()
+    tracking_module.retry_tracking_events()
+
+    failed.refresh_from_db()
+    assert failed.status == TrackingEventStatus.PROCESSED
+    assert failed.error == ""
+    assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 3
+
+
+def test_event_without_timestamp_is_deduplicated_by_its_payload(post, recipients, run_jobs):
+    payload = brevo_event("delivered", recipients[0])
+    for key in ("ts", "ts_event", "ts_epoch"):
+        del payload[key]
+
+    post(payload)
+    post(payload)
+    run_jobs()
+
+    event = TrackingEvent.objects.get()
+    assert event.occurred_at is None
+    recipients[0].refresh_from_db()
+    assert recipients[0].delivered_at == event.received_at
+
+
+def test_message_id_shared_by_several_recipients_matches_by_email(post, campaign, make_user, run_jobs):
+    shared = "<202611200900.5000@smtp-relay.mailin.fr>"
+    rows = [
+        CampaignRecipient.objects.create(
+            campaign=campaign, user=make_user(), email=f"pair{n}@example.com", message_id=shared
+        )
+        for n in range(2)
+    ]
+
+    post(brevo_event("delivered", rows[1]))
+    run_jobs()
+
+    rows[0].refresh_from_db()
+    rows[1].refresh_from_db()
+    assert (rows[0].delivered_at, rows[1].delivered_at) == (None, T0)
+
+
+# --- deployment ---------------------------------------------------------------------------------
+
+
+def test_deploy_check_refuses_a_missing_webhook_secret(settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": ""}
+
+    errors = [message.id for message in run_checks(include_deployment_checks=True)]
+
+    assert "campaigns.E001" in errors
+
+
+def test_deploy_check_passes_with_a_secret():
+    errors = [message.id for message in run_checks(include_deployment_checks=True)]
+
+    assert "campaigns.E001" not in errors
