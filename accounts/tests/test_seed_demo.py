@@ -1,0 +1,229 @@
+import re
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+
+from accounts.demo import (
+    ADMIN_EMAIL,
+    JOIN_WINDOW,
+    demo_email,
+    demo_property_count,
+    demo_seed,
+    demo_users,
+)
+from accounts.models import Enrollment, Lead, LeadStatus, MembershipStatus, PartnershipStatus, Property, Role, User
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+SIZE = 400
+
+
+def demo_queryset():
+    return User.objects.filter(email__regex=r"^user[0-9]{7}@example\.com$")
+
+
+def snapshot():
+    """Everything a seed decides, without database ids or the (random) unusable hash."""
+    users = list(
+        demo_queryset()
+        .order_by("email")
+        .values_list(
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "role",
+            "membership_status",
+            "is_verified",
+            "gender",
+            "country",
+            "state",
+            "referral_source",
+            "partnership_status",
+            "referred_by_partner__email",
+            "date_joined",
+            "is_staff",
+            "groups__name",
+        )
+    )
+    properties = list(Property.objects.order_by("code").values_list("code", "name"))
+    enrollments = list(
+        Enrollment.objects.order_by("user__email", "property__code").values_list(
+            "user__email", "property__code", "agent__email", "created_at"
+        )
+    )
+    leads = sorted(
+        Lead.objects.values_list("user__email", "agent__email", "status", "created_at", "closed_at"),
+        key=repr,  # agent and closed_at may be None
+    )
+    return users, properties, enrollments, leads
+
+
+@pytest.fixture
+def seeded():
+    return demo_seed(users=SIZE, seed=3, now=NOW)
+
+
+def test_a_small_run_has_the_variety_it_claims(seeded):
+    users = demo_queryset()
+    assert users.count() == SIZE
+    by_role = {role: users.filter(role=role).count() for role in Role.values}
+    assert by_role[Role.ADMIN] == 0
+    assert all(by_role[role] > 0 for role in (Role.MANAGER, Role.STAFF, Role.AGENT, Role.PARTNER, Role.CLIENT))
+    assert by_role[Role.CLIENT] > 0.75 * SIZE
+    assert by_role[Role.MANAGER] < by_role[Role.STAFF] < by_role[Role.CLIENT]
+
+    assert set(users.values_list("membership_status", flat=True)) == set(MembershipStatus.values)
+    verified_share = users.filter(is_verified=True).count() / SIZE
+    assert 0.75 < verified_share < 0.95
+    assert {"", "MALE", "FEMALE"} <= set(users.values_list("gender", flat=True))
+
+    countries = set(users.exclude(country="").values_list("country", flat=True))
+    assert len(countries) >= 6
+    assert all(re.fullmatch(r"[A-Z]{2}", country) for country in countries)
+    assert users.filter(country="US", state="California").exists() or users.filter(country="US", state="Texas").exists()
+    # States belong to their country: no user has a US state with another country.
+    assert not users.filter(state="California").exclude(country="US").exists()
+
+    sources = set(users.values_list("referral_source", flat=True))
+    assert {"google", "facebook", "instagram", "partner", "newsletter", "direct"} <= sources
+    phones = [phone for phone in users.values_list("phone", flat=True) if phone]
+    assert len(phones) > 0.8 * SIZE
+    assert all(re.fullmatch(r"\+[1-9]\d{9,14}", phone) for phone in phones)
+
+    joined = list(users.values_list("date_joined", flat=True))
+    assert min(joined) >= NOW - JOIN_WINDOW
+    assert max(joined) <= NOW
+    assert max(joined) - min(joined) > timedelta(days=365)
+    assert not any(user.has_usable_password() for user in users[:20])
+
+    assert Property.objects.filter(code__startswith="DEMO-").count() == demo_property_count(SIZE) == 5
+
+
+def test_enrollments_and_leads_hang_off_clients_with_agents(seeded):
+    enrollments = Enrollment.objects.all()
+    assert enrollments.exists()
+    assert set(enrollments.values_list("user__role", flat=True)) == {Role.CLIENT}
+    assert enrollments.filter(agent__isnull=False).exists()
+    assert set(enrollments.filter(agent__isnull=False).values_list("agent__role", flat=True)) == {Role.AGENT}
+    assert enrollments.filter(agent__isnull=True).exists()
+    assert all(e.created_at >= e.user.date_joined for e in enrollments.select_related("user"))
+
+    leads = Lead.objects.all()
+    assert set(leads.values_list("status", flat=True)) == set(LeadStatus.values)
+    assert not leads.filter(status=LeadStatus.OPEN, closed_at__isnull=False).exists()
+    assert not leads.exclude(status=LeadStatus.OPEN).filter(closed_at__isnull=True).exists()
+    closed = leads.filter(status=LeadStatus.CLOSED)
+    assert closed.exists()
+    assert all(lead.created_at <= lead.closed_at <= NOW for lead in closed)
+    assert set(leads.exclude(agent=None).values_list("agent__role", flat=True)) == {Role.AGENT}
+
+
+def test_partners_have_statuses_and_referred_users(seeded):
+    users = demo_queryset()
+    partners = users.filter(role=Role.PARTNER)
+    statuses = list(partners.values_list("partnership_status", flat=True))
+    assert statuses.count(PartnershipStatus.ACTIVE) > len(statuses) / 2
+    assert not users.exclude(role=Role.PARTNER).exclude(partnership_status="").exists()
+
+    referred = users.filter(referred_by_partner__isnull=False)
+    assert referred.count() > 0.05 * SIZE
+    assert set(referred.values_list("referral_source", flat=True)) == {"partner"}
+    assert set(referred.values_list("referred_by_partner__role", flat=True)) == {Role.PARTNER}
+    assert referred.filter(referred_by_partner__partnership_status=PartnershipStatus.ACTIVE).exists()
+    # Pending partners have not brought anyone yet.
+    assert not referred.filter(referred_by_partner__partnership_status=PartnershipStatus.PENDING).exists()
+    assert not users.filter(referral_source="partner", referred_by_partner__isnull=True).exists()
+
+
+def test_every_user_is_in_exactly_the_group_of_its_role(seeded):
+    groups = dict(Group.objects.values_list("name", "id"))
+    memberships = User.groups.through.objects.filter(user__in=demo_queryset())
+    assert memberships.count() == SIZE
+    for role, group_id in memberships.values_list("user__role", "group_id"):
+        assert groups[role] == group_id
+    manager = demo_queryset().filter(role=Role.MANAGER).first()
+    assert manager.is_staff
+    assert manager.has_perm("segments.change_segment")
+    assert not demo_queryset().filter(role=Role.CLIENT, is_staff=True).exists()
+
+
+def test_the_same_seed_gives_the_same_data():
+    demo_seed(users=150, seed=11, now=NOW)
+    first = snapshot()
+    demo_queryset().delete()
+    Property.objects.all().delete()
+
+    demo_seed(users=150, seed=11, now=NOW)
+    assert snapshot() == first
+
+    demo_queryset().delete()
+    Property.objects.all().delete()
+    demo_seed(users=150, seed=12, now=NOW)
+    assert snapshot() != first
+
+
+def test_the_generator_alone_is_deterministic():
+    def run():
+        return list(demo_users(users=300, seed=5, now=NOW, property_count=5))
+
+    assert run() == run()
+    assert [record.user.email for record in run()[:3]] == [demo_email(1), demo_email(2), demo_email(3)]
+
+
+def test_a_second_run_adds_nothing(seeded):
+    before = snapshot()
+    again = demo_seed(users=SIZE, seed=3, now=NOW)
+    assert set(again.inserted.values()) == {0}
+    assert snapshot() == before
+    assert again.totals["users"] == SIZE
+
+
+def test_a_larger_run_adds_only_the_new_users_and_their_rows(seeded):
+    old_leads = set(Lead.objects.values_list("id", flat=True))
+    old_users = set(demo_queryset().values_list("id", flat=True))
+    old_enrollments = sorted(Enrollment.objects.values_list("user_id", "property_id"))
+
+    report = demo_seed(users=SIZE + 100, seed=3, now=NOW)
+
+    assert report.inserted["users"] == 100
+    assert demo_queryset().count() == SIZE + 100
+    assert Lead.objects.count() == len(old_leads) + report.inserted["leads"]
+    # The existing users' rows are untouched: nothing new hangs off them.
+    assert not Lead.objects.filter(user_id__in=old_users).exclude(id__in=old_leads).exists()
+    assert sorted(Enrollment.objects.filter(user_id__in=old_users).values_list("user_id", "property_id")) == (
+        old_enrollments
+    )
+    assert User.groups.through.objects.filter(user__in=demo_queryset()).count() == SIZE + 100
+
+
+def test_the_command_prints_a_summary_and_creates_the_admin_once():
+    out = StringIO()
+    call_command("seed_demo", "--users", "60", "--seed", "2", stdout=out)
+    text = out.getvalue()
+    assert "Seeded 60 demo users (seed 2)" in text
+    assert re.search(r"users\s+60 new\s+61 in total", text)  # 60 demo users and the admin
+    password = re.search(rf"Superuser {ADMIN_EMAIL} created with password: (\S+)", text).group(1)
+    admin = User.objects.get(email=ADMIN_EMAIL)
+    assert admin.is_superuser
+    assert admin.check_password(password)
+    assert list(admin.groups.values_list("name", flat=True)) == [Role.ADMIN]
+
+    out = StringIO()
+    call_command("seed_demo", "--users", "60", "--seed", "2", stdout=out)
+    text = out.getvalue()
+    assert f"Superuser {ADMIN_EMAIL} already exists" in text
+    assert "password:" not in text
+    assert re.search(r"users\s+0 new\s+61 in total", text)
+    admin.refresh_from_db()
+    assert admin.check_password(password)
+    assert User.objects.filter(email=ADMIN_EMAIL).count() == 1
+
+
+def test_the_command_refuses_a_negative_size():
+    with pytest.raises(CommandError, match="--users"):
+        call_command("seed_demo", "--users", "-1")
