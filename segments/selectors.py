@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Lower, TruncMonth
+from django.utils import timezone
 
-from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Suppression, User
-from segments.models import Membership, Segment
+from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Property, Suppression, User
+from segments.models import ExportStatus, Membership, Segment, SegmentExport
 
 
 @dataclass(frozen=True)
@@ -99,3 +101,166 @@ def reachable_users(users: QuerySet[User]) -> QuerySet[User]:
     # no DISTINCT, and counts stay plain COUNT(*).
     suppressed = Suppression.objects.filter(email=Lower(OuterRef("email")))
     return users.filter(is_verified=True, email_opted_out_at__isnull=True).exclude(Exists(suppressed))
+
+
+@dataclass(frozen=True)
+class AudienceCounts:
+    matching: int
+    reachable: int
+
+
+def criteria_counts(criteria: Criteria) -> AudienceCounts:
+    """How many users match the criteria, and how many of them can be emailed (two COUNTs)."""
+    matching = matching_users(criteria)
+    return AudienceCounts(matching=matching.count(), reachable=reachable_users(matching).count())
+
+
+# A preview page: enough rows to recognise the audience, small enough for one index range scan.
+PREVIEW_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class PreviewCursor:
+    """Where a preview page starts: the first page, the last page, or after / before a user id."""
+
+    after: int | None = None
+    before: int | None = None
+    last: bool = False
+
+    @classmethod
+    def parse(cls, value: str | None) -> PreviewCursor:
+        """`first` (or nothing), `last`, `after:<id>` or `before:<id>`; ValueError otherwise."""
+        if not value or value == "first":
+            return cls()
+        if value == "last":
+            return cls(last=True)
+        kind, _, raw_id = value.partition(":")
+        if kind not in ("after", "before") or not raw_id.isdigit():
+            raise ValueError(value)
+        return cls(after=int(raw_id)) if kind == "after" else cls(before=int(raw_id))
+
+
+@dataclass(frozen=True)
+class PreviewPage:
+    users: list[User]
+    reachable_ids: frozenset[int]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def preview_page(criteria: Criteria, *, cursor: PreviewCursor, size: int = PREVIEW_PAGE_SIZE) -> PreviewPage:
+    """One page of matching users in id order, found by keyset (never OFFSET), so the last page
+    costs what the first does; plus which of them are reachable (one more small query)."""
+    users = matching_users(criteria).only(
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "country",
+        "state",
+        "gender",
+        "membership_status",
+        "referral_source",
+        "is_verified",
+        "role",
+    )
+    if cursor.before is not None or cursor.last:
+        # Backwards: read the page in descending id order, then show it ascending.
+        if cursor.before is not None:
+            users = users.filter(pk__lt=cursor.before)
+        rows = list(users.order_by("-pk")[: size + 1])
+        has_more_before = len(rows) > size
+        page = rows[:size][::-1]
+        has_more_after = cursor.before is not None
+    else:
+        if cursor.after is not None:
+            users = users.filter(pk__gt=cursor.after)
+        rows = list(users.order_by("pk")[: size + 1])
+        has_more_after = len(rows) > size
+        page = rows[:size]
+        has_more_before = cursor.after is not None
+    reachable_ids: frozenset[int] = frozenset()
+    if page:
+        page_ids = [user.pk for user in page]
+        reachable_ids = frozenset(reachable_users(User.objects.filter(pk__in=page_ids)).values_list("pk", flat=True))
+    return PreviewPage(
+        users=page,
+        reachable_ids=reachable_ids,
+        next_cursor=f"after:{page[-1].pk}" if page and has_more_after else None,
+        previous_cursor=f"before:{page[0].pk}" if page and has_more_before else None,
+    )
+
+
+def segment_list() -> QuerySet[Segment]:
+    """Segments with everything their API / admin rows show, in a fixed number of queries:
+    the creator joined, criteria ids and the latest export prefetched (one query each)."""
+    latest_export = SegmentExport.objects.filter(segment=OuterRef("segment")).order_by("-created_at", "-id")
+    return Segment.objects.select_related("created_by").prefetch_related(
+        Prefetch("properties", queryset=Property.objects.only("pk")),
+        Prefetch("agents", queryset=User.objects.only("pk")),
+        Prefetch("partners", queryset=User.objects.only("pk")),
+        Prefetch(
+            "exports",
+            queryset=SegmentExport.objects.filter(pk=Subquery(latest_export.values("pk")[:1])).select_related(
+                "exported_by"
+            ),
+            to_attr="latest_exports",
+        ),
+    )
+
+
+def segment_exports(segment: Segment) -> QuerySet[SegmentExport]:
+    """A segment's export history, newest first."""
+    return segment.exports.select_related("exported_by").order_by("-created_at", "-id")
+
+
+# Months the stats endpoint reports, the current one included.
+STATS_MONTHS = 12
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _months_back(month: datetime, count: int) -> datetime:
+    index = month.year * 12 + month.month - 1 - count
+    return month.replace(year=index // 12, month=index % 12 + 1)
+
+
+def segment_stats(*, now: datetime | None = None) -> dict[str, object]:
+    """Totals and a zero-filled month-by-month history, aggregated in the database (4 queries)."""
+    this_month = _month_start(timezone.localtime(now or timezone.now()))
+    first_month = _months_back(this_month, STATS_MONTHS - 1)
+    segments = Segment.objects.aggregate(
+        total=Count("pk"), this_month=Count("pk", filter=Q(created_at__gte=this_month))
+    )
+    exports = SegmentExport.objects.aggregate(
+        total=Count("pk"),
+        successful=Count("pk", filter=Q(status=ExportStatus.SUCCESS)),
+        failed=Count("pk", filter=Q(status=ExportStatus.FAILED)),
+        this_month=Count("pk", filter=Q(created_at__gte=this_month)),
+    )
+    segments_by_month = _count_by_month(Segment.objects.filter(created_at__gte=first_month))
+    exports_by_month = _count_by_month(SegmentExport.objects.filter(created_at__gte=first_month))
+    months = [_months_back(this_month, back).date() for back in range(STATS_MONTHS - 1, -1, -1)]
+    return {
+        "total_segments": segments["total"],
+        "segments_this_month": segments["this_month"],
+        "total_exports": exports["total"],
+        "successful_exports": exports["successful"],
+        "failed_exports": exports["failed"],
+        "exports_this_month": exports["this_month"],
+        "monthly": [
+            {
+                "month": month,
+                "segments_created": segments_by_month.get(month, 0),
+                "exports": exports_by_month.get(month, 0),
+            }
+            for month in months
+        ],
+    }
+
+
+def _count_by_month(rows: QuerySet[Segment] | QuerySet[SegmentExport]) -> dict[date, int]:
+    grouped = rows.annotate(month=TruncMonth("created_at")).values("month").annotate(n=Count("pk")).order_by()
+    return {timezone.localtime(row["month"]).date(): row["n"] for row in grouped}

@@ -1,3 +1,9 @@
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from segments.api.views import SegmentViewSet
+
+router = SimpleRouter()
+router.register("", SegmentViewSet, basename="segment")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

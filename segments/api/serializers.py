@@ -1,0 +1,194 @@
+"""Segment API shapes: one serializer for input, others for what the API answers."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Gender, User
+from segments.models import Membership, Segment, SegmentExport
+from segments.selectors import Criteria
+
+_CRITERIA_FIELDS = (
+    "gender",
+    "properties",
+    "countries",
+    "states",
+    "traffic_sources",
+    "agents",
+    "partners",
+    "membership",
+)
+
+
+class UserSummarySerializer(serializers.ModelSerializer[User]):
+    name = serializers.CharField(source="full_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ("id", "email", "name")
+
+
+class CriteriaSerializer(serializers.Serializer[Criteria]):
+    """Segment rules. All optional; criteria combine with AND, values within one with OR.
+
+    Types are checked here; existence, roles and the at-least-one rule are checked by
+    `segments.services.criteria_validate`, which the admin uses too.
+    """
+
+    gender = serializers.ChoiceField(choices=Gender.choices, allow_blank=True, required=False)
+    properties = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    countries = serializers.ListField(
+        child=serializers.CharField(max_length=2, min_length=2), required=False, help_text="ISO 3166-1 alpha-2."
+    )
+    states = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    traffic_sources = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    agents = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, help_text="Ids of users with role AGENT."
+    )
+    partners = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Ids of users with role PARTNER and an active partnership.",
+    )
+    membership = serializers.ChoiceField(choices=Membership.choices, required=False)
+
+    def to_criteria(self, base: Criteria | None = None) -> Criteria:
+        """The validated data as Criteria; fields not sent keep `base`'s values (for PATCH)."""
+        given = {field: self.validated_data[field] for field in _CRITERIA_FIELDS if field in self.validated_data}
+        for field, value in given.items():
+            if isinstance(value, list):
+                given[field] = tuple(value)
+        return dataclasses.replace(base or Criteria(), **given)
+
+    def has_criteria(self) -> bool:
+        return any(field in self.validated_data for field in _CRITERIA_FIELDS)
+
+
+class SegmentInputSerializer(CriteriaSerializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(allow_blank=True, required=False)
+
+
+class SegmentExportSerializer(serializers.ModelSerializer[SegmentExport]):
+    exported_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SegmentExport
+        fields = (
+            "id",
+            "status",
+            "users_count",
+            "added_count",
+            "removed_count",
+            "error_message",
+            "exported_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+
+class SegmentSerializer(serializers.ModelSerializer[Segment]):
+    """A saved segment as the API shows it. Expects `segments.selectors.segment_list()` rows."""
+
+    properties = serializers.SerializerMethodField()
+    agents = serializers.SerializerMethodField()
+    partners = serializers.SerializerMethodField()
+    created_by = UserSummarySerializer(read_only=True, allow_null=True)
+    last_export = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Segment
+        fields = (
+            "id",
+            "name",
+            "description",
+            *_CRITERIA_FIELDS,
+            "brevo_list_id",
+            "matching_count",
+            "reachable_count",
+            "counts_refreshed_at",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "last_export",
+        )
+        read_only_fields = fields
+
+    def get_properties(self, segment: Segment) -> list[int]:
+        return sorted(item.pk for item in segment.properties.all())
+
+    def get_agents(self, segment: Segment) -> list[int]:
+        return sorted(item.pk for item in segment.agents.all())
+
+    def get_partners(self, segment: Segment) -> list[int]:
+        return sorted(item.pk for item in segment.partners.all())
+
+    @staticmethod
+    def _latest(segment: Segment) -> SegmentExport | None:
+        prefetched: list[SegmentExport] | None = getattr(segment, "latest_exports", None)
+        if prefetched is not None:
+            return prefetched[0] if prefetched else None
+        return segment.exports.select_related("exported_by").order_by("-created_at", "-id").first()
+
+    @extend_schema_field(SegmentExportSerializer(allow_null=True))
+    def get_last_export(self, segment: Segment) -> dict[str, Any] | None:
+        export = self._latest(segment)
+        return SegmentExportSerializer(export).data if export else None
+
+
+class PreviewUserSerializer(serializers.ModelSerializer[User]):
+    reachable = serializers.SerializerMethodField(help_text="Verified, not opted out, not suppressed.")
+
+    class Meta:
+        model = User
+        fields = (
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "country",
+            "state",
+            "gender",
+            "membership_status",
+            "referral_source",
+            "is_verified",
+            "reachable",
+        )
+        read_only_fields = fields
+
+    def get_reachable(self, user: User) -> bool:
+        return user.pk in self.context["reachable_ids"]
+
+
+class PreviewSerializer(serializers.Serializer[Any]):
+    """A preview page: live counts, then one keyset page of matching users in id order."""
+
+    matching_count = serializers.IntegerField()
+    reachable_count = serializers.IntegerField()
+    counts_refreshed_at = serializers.DateTimeField(allow_null=True)
+    count = serializers.IntegerField(help_text="Matching users in all pages (same as matching_count).")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PreviewUserSerializer(many=True)
+
+
+class MonthlyStatsSerializer(serializers.Serializer[Any]):
+    month = serializers.DateField(help_text="First day of the month.")
+    segments_created = serializers.IntegerField()
+    exports = serializers.IntegerField()
+
+
+class SegmentStatsSerializer(serializers.Serializer[Any]):
+    total_segments = serializers.IntegerField()
+    segments_this_month = serializers.IntegerField()
+    total_exports = serializers.IntegerField()
+    successful_exports = serializers.IntegerField()
+    failed_exports = serializers.IntegerField()
+    exports_this_month = serializers.IntegerField()
+    monthly = MonthlyStatsSerializer(many=True, help_text="The last 12 months, oldest first, zero-filled.")

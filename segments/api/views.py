@@ -1,0 +1,220 @@
+"""Segment endpoints: validate input, call a service or selector, serialize the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from accounts.api.permissions import CanManageSegments
+from config.api import InvalidInputError
+from segments import services
+from segments.api.filters import SegmentFilter
+from segments.api.serializers import (
+    CriteriaSerializer,
+    PreviewSerializer,
+    SegmentExportSerializer,
+    SegmentInputSerializer,
+    SegmentSerializer,
+    SegmentStatsSerializer,
+)
+from segments.models import Segment
+from segments.selectors import (
+    AudienceCounts,
+    Criteria,
+    PreviewCursor,
+    criteria_counts,
+    preview_page,
+    segment_exports,
+    segment_list,
+    segment_stats,
+)
+
+
+class SegmentPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+_FIELD_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [message, ...]}` naming every bad field."
+)
+_UNAUTHENTICATED = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="No or invalid credentials (JWT bearer or session)."
+)
+_FORBIDDEN = OpenApiResponse(response=OpenApiTypes.OBJECT, description="Only ADMIN and MANAGER roles may do this.")
+_NOT_FOUND = OpenApiResponse(response=OpenApiTypes.OBJECT, description="No such segment.")
+_ACCESS = {401: _UNAUTHENTICATED, 403: _FORBIDDEN}
+_PAGE_PARAMETER = OpenApiParameter(
+    "page",
+    str,
+    description="`first` (default), `last`, or the `after:<id>` / `before:<id>` value from `next` / `previous`.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List segments", responses={200: SegmentSerializer(many=True), **_ACCESS}),
+    retrieve=extend_schema(
+        summary="One segment, with its creator and last export",
+        responses={200: SegmentSerializer, 404: _NOT_FOUND, **_ACCESS},
+    ),
+)
+class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
+    permission_classes = (CanManageSegments,)
+    serializer_class = SegmentSerializer
+    pagination_class = SegmentPagination
+    filterset_class = SegmentFilter
+    search_fields = ("name", "description")
+    ordering_fields = ("id", "name", "created_at", "updated_at", "matching_count", "reachable_count")
+    ordering = ("-created_at", "-id")
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Segment]:
+        # Only the actions that serialize segments need the related rows prefetched.
+        return segment_list() if self.action in ("list", "retrieve") else Segment.objects.all()
+
+    def _output(self, segment: Segment, status_code: int = status.HTTP_200_OK) -> Response:
+        fresh = segment_list().get(pk=segment.pk)
+        return Response(SegmentSerializer(fresh, context=self.get_serializer_context()).data, status=status_code)
+
+    @extend_schema(
+        summary="Create a segment",
+        request=SegmentInputSerializer,
+        responses={201: SegmentSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SegmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        segment = services.segment_create(
+            by=request.user,  # type: ignore[arg-type]
+            name=serializer.validated_data["name"],
+            description=serializer.validated_data.get("description", ""),
+            criteria=serializer.to_criteria(),
+        )
+        return self._output(segment, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Replace a segment (criteria not sent are cleared)",
+        request=SegmentInputSerializer,
+        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+    )
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="Change some of a segment's fields (criteria not sent are kept)",
+        request=SegmentInputSerializer,
+        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, partial=True)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        segment = self.get_object()
+        serializer = SegmentInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        criteria = None
+        if not partial:
+            criteria = serializer.to_criteria()
+        elif serializer.has_criteria():
+            criteria = serializer.to_criteria(base=Criteria.of(segment))
+        segment = services.segment_update(
+            segment=segment,
+            name=serializer.validated_data.get("name"),
+            description=serializer.validated_data.get("description", None if partial else ""),
+            criteria=criteria,
+        )
+        return self._output(segment)
+
+    @extend_schema(
+        summary="Delete a segment",
+        responses={
+            204: None,
+            404: _NOT_FOUND,
+            409: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="A draft, scheduled, sending or paused campaign uses the segment; "
+                "`campaigns` lists their ids.",
+            ),
+            **_ACCESS,
+        },
+    )
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        services.segment_delete(segment=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _preview(self, request: Request, criteria: Criteria, counts: AudienceCounts, counted_at: Any) -> Response:
+        try:
+            cursor = PreviewCursor.parse(request.query_params.get("page"))
+        except ValueError:
+            raise InvalidInputError(
+                "Use first, last, or the after:/before: value from a next or previous link.", field="page"
+            ) from None
+        page = preview_page(criteria, cursor=cursor)
+        url = request.build_absolute_uri()
+        payload = {
+            "matching_count": counts.matching,
+            "reachable_count": counts.reachable,
+            "counts_refreshed_at": counted_at,
+            "count": counts.matching,
+            "next": replace_query_param(url, "page", page.next_cursor) if page.next_cursor else None,
+            "previous": replace_query_param(url, "page", page.previous_cursor) if page.previous_cursor else None,
+            "results": page.users,
+        }
+        return Response(PreviewSerializer(payload, context={"reachable_ids": page.reachable_ids}).data)
+
+    @extend_schema(
+        summary="Preview a saved segment: live counts and a page of matching users",
+        description="Pages are keyset pages in user id order, so every page, the last included, costs "
+        "the same. Counts are recounted when the first page is opened; later pages reuse those counts.",
+        parameters=[_PAGE_PARAMETER],
+        responses={200: PreviewSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        segment = self.get_object()
+        first_page = request.query_params.get("page") in (None, "", "first")
+        if first_page or segment.counts_refreshed_at is None:
+            segment = services.segment_counts_refresh(segment=segment)
+        counts = AudienceCounts(matching=segment.matching_count or 0, reachable=segment.reachable_count or 0)
+        return self._preview(request, Criteria.of(segment), counts, segment.counts_refreshed_at)
+
+    @extend_schema(
+        summary="Preview unsaved criteria: live counts and a page of matching users",
+        request=CriteriaSerializer,
+        parameters=[_PAGE_PARAMETER],
+        responses={200: PreviewSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+    )
+    @action(detail=False, methods=["post"], url_path="preview")
+    def preview_criteria(self, request: Request) -> Response:
+        serializer = CriteriaSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        criteria = services.criteria_validate(criteria=serializer.to_criteria())
+        return self._preview(request, criteria, criteria_counts(criteria), None)
+
+    @extend_schema(
+        summary="Segment and export totals, and the last 12 months",
+        responses={200: SegmentStatsSerializer, **_ACCESS},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def stats(self, request: Request) -> Response:
+        return Response(SegmentStatsSerializer(segment_stats()).data)
+
+    @extend_schema(
+        summary="A segment's export history, newest first",
+        responses={200: SegmentExportSerializer(many=True), 404: _NOT_FOUND, **_ACCESS},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def exports(self, request: Request, pk: str | None = None) -> Response:
+        paginator = SegmentPagination()
+        page = paginator.paginate_queryset(segment_exports(self.get_object()), request, view=self)
+        return paginator.get_paginated_response(SegmentExportSerializer(page, many=True).data)
