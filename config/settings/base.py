@@ -10,6 +10,8 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
+# Local state (SQLite file, outbox) lives here; a fresh clone has no such folder yet.
+VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -178,6 +180,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` and two fields use the audience presets: one name each.
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "RecipientStatusEnum": "campaigns.models.RecipientStatus",
+        "MembershipEnum": "segments.models.Membership",
+    },
 }
 
 LOGGING = {
