@@ -1,0 +1,187 @@
+"""The staff UI for segments: every write goes through segments.services, like the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from campaigns.models import Campaign
+from config.api import DomainError
+from segments import services
+from segments.forms import SegmentAdminForm
+from segments.models import Segment, SegmentExport
+from segments.selectors import Criteria, PreviewCursor, criteria_counts, preview_page
+from segments.services.segments import CAMPAIGN_STATUSES_USING_SEGMENT
+
+
+class HasBrevoListFilter(admin.SimpleListFilter):
+    title = "Brevo list"
+    parameter_name = "has_brevo_list"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Mirrored to Brevo"), ("no", "Not mirrored")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Segment]) -> QuerySet[Segment]:
+        if self.value() == "yes":
+            return queryset.filter(brevo_list_id__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(brevo_list_id__isnull=True)
+        return queryset
+
+
+class SegmentExportInline(admin.TabularInline):
+    """Export history, newest first. Exports are created by syncing, never by hand."""
+
+    model = SegmentExport
+    extra = 0
+    can_delete = False
+    ordering = ("-created_at", "-id")
+    fields = readonly_fields = (
+        "status",
+        "users_count",
+        "added_count",
+        "removed_count",
+        "error_message",
+        "exported_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SegmentExport]:
+        return super().get_queryset(request).select_related("exported_by")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentAdminForm
+    # Member counts come from the cached columns: counting a million users for each row of a
+    # page would take seconds. Services refresh them on every save and when the form opens;
+    # the "Refresh member counts" action recounts the selected rows on demand.
+    list_display = (
+        "name",
+        "membership",
+        "matching_count",
+        "reachable_count",
+        "counts_refreshed_at",
+        "brevo_list_id",
+        "created_by",
+        "created_at",
+    )
+    list_select_related = ("created_by",)
+    search_fields = ("name", "description")
+    list_filter = ("membership", HasBrevoListFilter, "created_at")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    autocomplete_fields = ("properties", "agents", "partners")
+    readonly_fields = ("brevo_list_id", "matching_count", "reachable_count", "counts_refreshed_at", "created_by")
+    fieldsets = (
+        (None, {"fields": ("name", "description")}),
+        (
+            "Criteria (all must hold; any of the values within one)",
+            {
+                "fields": (
+                    "membership",
+                    "gender",
+                    "countries",
+                    "states",
+                    "traffic_sources",
+                    "properties",
+                    "agents",
+                    "partners",
+                )
+            },
+        ),
+        (
+            "Counts and Brevo",
+            {"fields": ("matching_count", "reachable_count", "counts_refreshed_at", "brevo_list_id", "created_by")},
+        ),
+    )
+    inlines = (SegmentExportInline,)
+    actions = ("refresh_counts",)
+
+    def get_inlines(self, request: HttpRequest, obj: Segment | None) -> Any:
+        return self.inlines if obj else ()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        segment = self.get_object(request, object_id)
+        if segment is not None and request.method == "GET":
+            criteria = Criteria.of(segment)
+            extra_context = {
+                **(extra_context or {}),
+                "audience": {
+                    "counts": criteria_counts(criteria),
+                    "page": preview_page(criteria, cursor=PreviewCursor()),
+                },
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: SegmentAdminForm, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            saved = services.segment_update(
+                segment=obj, name=data["name"], description=data.get("description", ""), criteria=form.criteria()
+            )
+        else:
+            saved = services.segment_create(
+                by=request.user,  # type: ignore[arg-type]
+                name=data["name"],
+                description=data.get("description", ""),
+                criteria=form.criteria(),
+            )
+        # The admin keeps using `obj` (log entry, redirect): give it the saved row's state.
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The service already saved the many-to-many criteria, so no form.save_m2m() here; the
+        # (read-only) inline formsets still run so the admin's change log can read them.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Finished campaigns are detached, not deleted; only campaigns that still depend on the
+        # segment block the deletion (the rule segments.services.segment_delete enforces).
+        deleted, model_count, perms_needed, _ = super().get_deleted_objects(objs, request)
+        blocking = Campaign.objects.filter(segment__in=objs, status__in=CAMPAIGN_STATUSES_USING_SEGMENT)
+        protected = [f"Campaign: {campaign} ({campaign.get_status_display()})" for campaign in blocking]
+        return deleted, model_count, perms_needed, protected
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:
+            # A campaign started using the segment after the confirmation page was shown.
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[object_id]))
+
+    def delete_model(self, request: HttpRequest, obj: Segment) -> None:
+        services.segment_delete(segment=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
+        for segment in queryset:
+            try:
+                services.segment_delete(segment=segment)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.ERROR)
+
+    @admin.action(description="Refresh member counts", permissions=["change"])
+    def refresh_counts(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
+        segments = list(queryset)
+        for segment in segments:
+            services.segment_counts_refresh(segment=segment)
+        self.message_user(request, f"Recounted {len(segments)} segment(s).", messages.SUCCESS)

@@ -5,6 +5,7 @@ from segments.services.segments import (
     segment_counts_refresh,
     segment_create,
     segment_delete,
+    segment_name_validate,
     segment_update,
 )
 
@@ -13,5 +14,6 @@ __all__ = [
     "segment_counts_refresh",
     "segment_create",
     "segment_delete",
+    "segment_name_validate",
     "segment_update",
 ]

@@ -98,7 +98,8 @@ def criteria_validate(*, criteria: Criteria) -> Criteria:
     return criteria
 
 
-def _name_validate(*, name: str, segment_id: int | None) -> str:
+def segment_name_validate(*, name: str, segment_id: int | None) -> str:
+    """The stripped name, if no other segment has it (case-insensitively); InvalidInputError if not."""
     name = name.strip()
     if not name:
         raise InvalidInputError("A segment needs a name.", field="name")
@@ -157,7 +158,7 @@ def segment_counts_refresh(*, segment: Segment) -> Segment:
 @transaction.atomic
 def segment_create(*, by: User, name: str, criteria: Criteria, description: str = "") -> Segment:
     """Validate and save a new segment with its criteria and fresh member counts."""
-    name = _name_validate(name=name, segment_id=None)
+    name = segment_name_validate(name=name, segment_id=None)
     criteria = criteria_validate(criteria=criteria)
     segment = Segment(name=name, description=description.strip(), created_by=by)
     _criteria_apply(segment, criteria)
@@ -174,7 +175,7 @@ def segment_update(
     # Row lock: two concurrent edits apply one after the other, each validated on fresh data.
     segment = Segment.objects.select_for_update().get(pk=segment.pk)
     if name is not None:
-        segment.name = _name_validate(name=name, segment_id=segment.pk)
+        segment.name = segment_name_validate(name=name, segment_id=segment.pk)
     if description is not None:
         segment.description = description.strip()
     if criteria is not None:

@@ -1,0 +1,87 @@
+"""The admin's segment form: criteria widgets, checked by the same validation as the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
+
+from accounts.models import Gender
+from config.api import InvalidInputError
+from segments import services
+from segments.countries import COUNTRIES
+from segments.models import Segment
+from segments.selectors import Criteria
+
+
+class LinesField(forms.CharField):
+    """A list of strings typed one per line (states and traffic sources may contain commas)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class SegmentAdminForm(forms.ModelForm):
+    gender = forms.ChoiceField(choices=[("", "Any gender"), *Gender.choices], required=False)
+    countries = forms.MultipleChoiceField(
+        choices=COUNTRIES,
+        required=False,
+        widget=FilteredSelectMultiple("countries", is_stacked=False),
+        help_text="Users living in any of these countries.",
+    )
+    states = LinesField(required=False, help_text="One per line, as users entered them.")
+    traffic_sources = LinesField(required=False, help_text="One per line (the users' referral source).")
+
+    class Meta:
+        model = Segment
+        fields = (
+            "name",
+            "description",
+            "membership",
+            "gender",
+            "countries",
+            "states",
+            "traffic_sources",
+            "properties",
+            "agents",
+            "partners",
+        )
+
+    def criteria(self) -> Criteria:
+        """The criteria as entered (call after validation)."""
+        data = self.cleaned_data
+        return Criteria(
+            gender=data.get("gender") or "",
+            properties=tuple(item.pk for item in data.get("properties") or ()),
+            countries=tuple(data.get("countries") or ()),
+            states=tuple(data.get("states") or ()),
+            traffic_sources=tuple(data.get("traffic_sources") or ()),
+            agents=tuple(item.pk for item in data.get("agents") or ()),
+            partners=tuple(item.pk for item in data.get("partners") or ()),
+            membership=data.get("membership") or "",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        # The services' own checks, so the admin refuses exactly what the API refuses.
+        try:
+            services.segment_name_validate(name=cleaned.get("name", ""), segment_id=self.instance.pk)
+            services.criteria_validate(criteria=self.criteria())
+        except InvalidInputError as error:
+            for field, messages in error.as_payload().items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+    def validate_unique(self) -> None:
+        # The case-insensitive name rule is checked in clean() with a readable message.
+        return None
