@@ -27,7 +27,7 @@ from html.parser import HTMLParser
 
 import css_inline
 
-from campaigns.unsubscribe import unsubscribe_url
+from campaigns.unsubscribe import unsubscribe_url, with_unsubscribe_footer
 from config.api import InvalidInputError
 
 PLACEHOLDER_NAMES = ("first_name", "last_name", "email", "unsubscribe_url")
@@ -186,6 +186,8 @@ class PreparedContent:
 
 def prepare_content(*, subject: str, preheader: str, body_html: str, body_text: str) -> PreparedContent:
     """Parse, inline CSS (no remote or local stylesheet is ever loaded) and derive the text part."""
+    # Every message gets a visible unsubscribe link and the postal address, written or not.
+    body_html, body_text = with_unsubscribe_footer(body_html=body_html, body_text=body_text)
     marker = f"cmpph{secrets.token_hex(4)}"
     placeholders: list[Placeholder] = []
 

@@ -48,6 +48,7 @@ from campaigns.content import Personalisation, PreparedContent, prepare_content,
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience
 from campaigns.services.lifecycle import campaign_fail
+from campaigns.services.unsubscribe import ledger_drop_unreachable
 from config.api import InvalidInputError, UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -200,12 +201,20 @@ def _claim(*, campaign_id: int, after_id: int) -> Batch | None:
         # point is seen, and one arriving now waits for this short transaction.
         if not Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(last_claim_at=now):
             return None
-        ids = list(
-            CampaignRecipient.objects.select_for_update(skip_locked=True)
-            .filter(campaign_id=campaign_id, status=RecipientStatus.PENDING, id__gt=after_id)
-            .order_by("id")
-            .values_list("id", flat=True)[: settings.CAMPAIGN_BATCH_SIZE]
-        )
+        ids: list[int] = []
+        while not ids:
+            window = list(
+                CampaignRecipient.objects.select_for_update(skip_locked=True)
+                .filter(campaign_id=campaign_id, status=RecipientStatus.PENDING, id__gt=after_id)
+                .order_by("id")
+                .values_list("id", flat=True)[: settings.CAMPAIGN_BATCH_SIZE]
+            )
+            if not window:
+                break
+            # Whoever opted out or was suppressed since the audience was frozen is dropped here,
+            # the last moment before Brevo; a window holding only such rows moves on to the next.
+            ids = ledger_drop_unreachable(ids=window)
+            after_id = window[-1]
         if ids:
             # `status=PENDING` again: on databases without SKIP LOCKED (SQLite) two claimers may
             # read the same ids; only one of them changes each row.

@@ -9,13 +9,19 @@ snapshot and Brevo list sync follows at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import Suppression, SuppressionReason, User
-from campaigns.models import Campaign, CampaignRecipient, OptOutMethod, SubscriptionChange
+from campaigns.models import Campaign, CampaignRecipient, OptOutMethod, RecipientStatus, SubscriptionChange
+from segments.selectors import reachable_users
+
+# Left on a ledger row dropped when its batch was claimed.
+DROPPED_AT_CLAIM = "Not sent: opted out, suppressed or no longer verified after the audience was frozen."
 
 
 @transaction.atomic
@@ -65,3 +71,14 @@ def suppression_add(*, email: str, reason: SuppressionReason, source: str, note:
 def suppression_for(*, email: str) -> Suppression | None:
     """The suppression covering `email`, if any."""
     return Suppression.objects.filter(email=email.strip().lower()).first()
+
+
+def ledger_drop_unreachable(*, ids: Sequence[int]) -> list[int]:
+    """Of the PENDING ledger rows `ids`, cancel those whose person may no longer be emailed and
+    return the others in id order. Called as a batch is claimed, so an opt-out or a suppression
+    stops mail even to a campaign already sending; `reachable_users` decides, as at the freeze.
+    """
+    still_reachable = reachable_users(User.objects.filter(pk=OuterRef("user_id")))
+    rows = CampaignRecipient.objects.filter(id__in=ids, status=RecipientStatus.PENDING)
+    rows.exclude(Exists(still_reachable)).update(status=RecipientStatus.CANCELLED, last_error=DROPPED_AT_CLAIM)
+    return list(rows.order_by("id").values_list("id", flat=True))
