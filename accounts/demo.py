@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
@@ -56,6 +57,11 @@ Progress = Callable[[str], None]
 def demo_email(number: int) -> str:
     """The deterministic address of demo user `number` (1-based)."""
     return f"user{number:07d}@example.com"
+
+
+def demo_number(email: str) -> int:
+    """The number of a demo user from its email (the inverse of `demo_email`)."""
+    return int(email[4:-12])
 
 
 def demo_property_count(users: int) -> int:
@@ -810,29 +816,11 @@ def demo_seed(
         Property.objects.bulk_create(demo_properties(seed=seed, count=property_count), ignore_conflicts=True)
         report.inserted["properties"] = Property.objects.count() - before
 
-        for table, columns in _STAGE_TABLES.items():
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns})")
-        last_id_before = User.objects.aggregate(last=Max("id"))["last"] or 0
-
-        step = time.monotonic()
         records = _reporting(demo_users(users=users, seed=seed, now=now, property_count=property_count), say)
-        (_stage_postgresql if postgres else _stage_batches)(cursor, records)
-        if postgres:
-            # Temporary tables are never auto-analysed; without statistics the joins plan badly.
-            cursor.execute("ANALYZE seed_demo_user, seed_demo_enrollment, seed_demo_lead")
-        say(f"generated and staged {users:,} users in {time.monotonic() - step:.1f}s")
-
-        params = {"password": unusable_password, "last_id": last_id_before}
-        for label, sql in _load_statements(postgres=postgres):
-            step = time.monotonic()
-            cursor.execute(sql, params)
-            report.inserted[label] = cursor.rowcount
-            say(f"inserted {cursor.rowcount:,} {label} in {time.monotonic() - step:.1f}s")
-        report.inserted["users"] += report.inserted.pop("referred users")
-
-        for table in _STAGE_TABLES:
-            cursor.execute(f"DROP TABLE {table}")
+        if postgres and users and not _demo_users_exist(cursor, users):
+            report.inserted |= _postgres_copy_fresh(cursor, records, password=unusable_password, say=say)
+        else:
+            report.inserted |= _merge(cursor, records, postgres=postgres, password=unusable_password, say=say)
         if postgres:
             # SET LOCAL lasts to the end of the outermost transaction, which may be a caller's.
             cursor.execute("SET LOCAL session_replication_role = DEFAULT")
@@ -858,6 +846,161 @@ def demo_seed(
     say(f"counted the rows in {time.monotonic() - step:.1f}s")
     report.elapsed = time.monotonic() - started
     return report
+
+
+def _merge(
+    cursor: Any, records: Iterator[DemoRecord], *, postgres: bool, password: str, say: Progress
+) -> dict[str, int]:
+    """Stage every row, then move what is missing set-based (ON CONFLICT DO NOTHING); idempotent."""
+    for table, columns in _STAGE_TABLES.items():
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns})")
+    last_id_before = User.objects.aggregate(last=Max("id"))["last"] or 0
+
+    step = time.monotonic()
+    (_stage_postgresql if postgres else _stage_batches)(cursor, records)
+    if postgres:
+        # Temporary tables are never auto-analysed; without statistics the joins plan badly.
+        cursor.execute("ANALYZE seed_demo_user, seed_demo_enrollment, seed_demo_lead")
+    say(f"generated and staged the rows in {time.monotonic() - step:.1f}s")
+
+    inserted: dict[str, int] = {}
+    params = {"password": password, "last_id": last_id_before}
+    for label, sql in _load_statements(postgres=postgres):
+        step = time.monotonic()
+        cursor.execute(sql, params)
+        inserted[label] = cursor.rowcount
+        say(f"inserted {cursor.rowcount:,} {label} in {time.monotonic() - step:.1f}s")
+    inserted["users"] += inserted.pop("referred users")
+    for table in _STAGE_TABLES:
+        cursor.execute(f"DROP TABLE {table}")
+    return inserted
+
+
+def _demo_users_exist(cursor: Any, users: int) -> bool:
+    """Whether any user might clash with the demo emails 1..users (a cheap range test on the
+    case-insensitive unique index; a false alarm only costs the slower merge)."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM accounts_user WHERE lower(email) BETWEEN %s AND %s)",
+        [demo_email(1), demo_email(users)],
+    )
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _postgres_copy_fresh(cursor: Any, records: Iterator[DemoRecord], *, password: str, say: Progress) -> dict[str, int]:
+    """COPY straight into the real tables when none of the demo users exists yet.
+
+    The users get ids reserved up front (the table is locked against other writers), so every
+    foreign key (referring partner, agent, group, property) is known while generating: no staging,
+    no joins, and PostgreSQL maintains the indexes while Python generates the next rows.
+    """
+    cursor.execute(
+        "SELECT GREATEST(nextval(pg_get_serial_sequence('accounts_user', 'id')), "
+        "(SELECT COALESCE(MAX(id), 0) FROM accounts_user))"
+    )
+    row = cursor.fetchone()
+    base = int(row[0]) if row else 0  # demo user n gets id base + n
+    group_ids = dict(Group.objects.filter(name__in=Role.values).values_list("name", "id"))
+    property_ids = dict(Property.objects.filter(code__startswith="DEMO-").values_list("code", "id"))
+    days: dict[int, str] = {}
+
+    def when(seconds: int | None) -> str:
+        # COPY parses text; formatting per day is cached since strftime per value is slow.
+        if seconds is None:
+            return r"\N"
+        day, second = divmod(seconds, 86400)
+        date = days.get(day)
+        if date is None:
+            date = days[day] = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
+        return f"{date} {second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}+00"
+
+    def user_id(email: str | None) -> str:
+        return r"\N" if email is None else str(base + demo_number(email))
+
+    counts = {"users": 0, "role groups": 0, "enrollments": 0, "leads": 0}
+    step = time.monotonic()
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8") as group_file,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as enrollment_file,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as lead_file,
+    ):
+        columns = ", ".join(_FRESH_USER_COLUMNS)
+        with cursor.copy(f"COPY accounts_user ({columns}) FROM STDIN") as copy:
+            write_user = copy.write_row
+            for user, enrollments, leads in records:
+                number = user.number
+                write_user(
+                    (
+                        base + number,
+                        password,
+                        False,
+                        user.email,
+                        user.first_name,
+                        user.last_name,
+                        user.phone,
+                        user.role,
+                        user.membership_status,
+                        user.is_verified,
+                        user.gender,
+                        user.country,
+                        user.state,
+                        user.referral_source,
+                        user.partnership_status,
+                        when(user.date_joined),
+                        True,
+                        user.is_staff,
+                        base + demo_number(user.referrer_email) if user.referrer_email else None,
+                    )
+                )
+                group_file.write(f"{base + number}\t{group_ids[user.role]}\n")
+                for _, code, agent, created in enrollments:
+                    enrollment_file.write(f"{base + number}\t{property_ids[code]}\t{user_id(agent)}\t{when(created)}\n")
+                for _, agent, status, created, closed in leads:
+                    lead_file.write(f"{base + number}\t{user_id(agent)}\t{status}\t{when(created)}\t{when(closed)}\n")
+                counts["users"] += 1
+                counts["enrollments"] += len(enrollments)
+                counts["leads"] += len(leads)
+        counts["role groups"] = counts["users"]
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('accounts_user', 'id'), %s)", [base + max(counts["users"], 1)]
+        )
+        say(f"generated and copied {counts['users']:,} users in {time.monotonic() - step:.1f}s")
+        for label, table, spool in (
+            ("role groups", "accounts_user_groups (user_id, group_id)", group_file),
+            ("enrollments", "accounts_enrollment (user_id, property_id, agent_id, created_at)", enrollment_file),
+            ("leads", "accounts_lead (user_id, agent_id, status, created_at, closed_at)", lead_file),
+        ):
+            step = time.monotonic()
+            spool.seek(0)
+            with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                while chunk := spool.read(1 << 20):
+                    copy.write(chunk)
+            say(f"copied {counts[label]:,} {label} in {time.monotonic() - step:.1f}s")
+    return counts
+
+
+_FRESH_USER_COLUMNS = (
+    "id",
+    "password",
+    "is_superuser",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "role",
+    "membership_status",
+    "is_verified",
+    "gender",
+    "country",
+    "state",
+    "referral_source",
+    "partnership_status",
+    "date_joined",
+    "is_active",
+    "is_staff",
+    "referred_by_partner_id",
+)
 
 
 def _reporting(records: Iterator[DemoRecord], say: Progress) -> Iterator[DemoRecord]:
