@@ -1,12 +1,16 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Enrollment, Lead, Property, User
+from accounts.models import Enrollment, Lead, Property, Suppression, SuppressionReason, User
 from accounts.services import user_set_role
+from campaigns.models import OptOutMethod
+from campaigns.services.unsubscribe import suppression_add, user_opt_out
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -36,8 +40,9 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "first_name", "last_name", "role", "membership_status", "is_verified", "country")
     list_filter = ("role", "membership_status", "is_verified", "gender", "country", "is_superuser")
     search_fields = ("email", "first_name", "last_name")
-    readonly_fields = ("is_staff", "last_login", "date_joined")
+    readonly_fields = ("is_staff", "last_login", "date_joined", "email_opted_out_at")
     raw_id_fields = ("referred_by_partner",)
+    actions = ("opt_out_of_campaign_email",)
     show_full_result_count = False
     inlines = (EnrollmentInline,)
     fieldsets = (
@@ -53,6 +58,7 @@ class UserAdmin(DjangoUserAdmin):
                     "referral_source",
                     "referred_by_partner",
                     "partnership_status",
+                    "email_opted_out_at",
                 )
             },
         ),
@@ -69,6 +75,11 @@ class UserAdmin(DjangoUserAdmin):
         super().save_related(request, form, formsets, change)
         # After the form's own m2m save, so the role group is what the role says.
         user_set_role(user=form.instance)
+
+    @admin.action(description="Opt out of campaign email", permissions=["change"])
+    def opt_out_of_campaign_email(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        changed = sum(user_opt_out(user=user, method=OptOutMethod.ADMIN) for user in queryset)
+        self.message_user(request, f"{changed} user(s) opted out; {queryset.count() - changed} already were.")
 
 
 @admin.register(Property)
@@ -92,3 +103,41 @@ class LeadAdmin(admin.ModelAdmin):
     list_select_related = ("user", "agent")
     raw_id_fields = ("user", "agent")
     show_full_result_count = False
+
+
+class SuppressionForm(forms.ModelForm):
+    class Meta:
+        model = Suppression
+        fields = ("email", "reason", "source", "note")
+
+    def clean_email(self) -> str:
+        # Stored lower-cased (a constraint insists), so "A@x.com" and "a@x.com" are one entry.
+        return str(self.cleaned_data["email"]).strip().lower()
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """Addresses never emailed, whoever owns them: Brevo adds bounces and complaints here."""
+
+    form = SuppressionForm
+    list_display = ("email", "reason", "source", "created_at")
+    list_filter = ("reason", "source")
+    search_fields = ("email",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None) -> tuple[str, ...]:
+        # The address is the entry's identity: to suppress another one, add another entry.
+        return ("email", "created_at") if obj else ("created_at",)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"reason": SuppressionReason.MANUAL, "source": "admin"}
+
+    def save_model(self, request: HttpRequest, obj: Suppression, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        suppression_add(
+            email=obj.email, reason=SuppressionReason(obj.reason), source=obj.source or "admin", note=obj.note
+        )
+        obj.pk = Suppression.objects.get(email=obj.email).pk
