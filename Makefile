@@ -33,7 +33,8 @@ demo: install
 	$(BIN)/python manage.py seed_demo --users $(DEMO_USERS)
 	@bash -c 'trap "trap - INT TERM EXIT; kill 0" INT TERM EXIT; \
 	  if [ -z "$$REDIS_URL" ]; then \
-	    $(BIN)/python -m config.embedded_redis --port $(EMBEDDED_REDIS_PORT) & sleep 1; \
+	    $(BIN)/python -m config.embedded_redis --port $(EMBEDDED_REDIS_PORT) & \
+	    $(BIN)/python -m config.embedded_redis --port $(EMBEDDED_REDIS_PORT) --wait-ready || exit 1; \
 	  fi; \
 	  $(BIN)/python manage.py rqworker --with-scheduler default & \
 	  $(BIN)/python manage.py rqcron config.cron & \

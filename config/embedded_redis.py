@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import threading
+import time
 from typing import Any
 
 from fakeredis import TcpFakeServer
@@ -55,10 +57,28 @@ def start_in_thread(port: int | None = None) -> str:
     return f"redis://127.0.0.1:{server.server_address[1]}/0"
 
 
+def wait_ready(port: int, *, timeout: float = 30.0) -> bool:
+    """Whether a server accepts connections on `port` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=6399)
+    parser.add_argument(
+        "--wait-ready", action="store_true", help="only wait until a server listens on --port (for start scripts)"
+    )
     args = parser.parse_args()
+    if args.wait_ready:
+        # Workers started before the server would exit at once on "connection refused".
+        sys.exit(0 if wait_ready(args.port) else "embedded Redis did not start")
     server = _server(args.port)
     print(f"embedded Redis listening on redis://127.0.0.1:{args.port}/0", flush=True)
     try:
