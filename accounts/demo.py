@@ -1023,3 +1023,96 @@ def demo_admin_ensure(*, email: str = ADMIN_EMAIL) -> str | None:
         # Created by a concurrent run between the check and the insert.
         return None
     return password
+
+
+# --- Example segments and draft campaigns ------------------------------------------------------
+
+_CAMPAIGN_BODY = (
+    '<p>Hi {{ first_name | default: "there" }},</p>\n<p>{message}</p>\n'
+    '<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+)
+
+
+def demo_examples_ensure(*, by: User) -> tuple[int, int]:
+    """Create the example segments and draft campaigns that are missing (by segment name and
+    campaign subject), through the segments and campaigns services; returns how many were new."""
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_create
+    from segments.models import Membership, Segment
+    from segments.selectors import Criteria
+    from segments.services import segment_create
+
+    demo = User.objects.filter(email__in=[demo_email(number) for number in range(1, 201)]).order_by("id")
+    partners = tuple(
+        demo.filter(role=Role.PARTNER, partnership_status=PartnershipStatus.ACTIVE).values_list("id", flat=True)[:3]
+    )
+    agents = tuple(demo.filter(role=Role.AGENT).values_list("id", flat=True)[:2])
+    properties = tuple(Property.objects.filter(code__in=["DEMO-0001", "DEMO-0002"]).values_list("id", flat=True))
+    segments = (
+        (
+            "Active members in California and Texas",
+            "Everyone in two US states, active members only.",
+            Criteria(countries=("US",), states=("California", "Texas"), membership=Membership.ACTIVE),
+        ),
+        (
+            "UK newsletter sign-ups",
+            "Came in through the newsletter, living in the UK.",
+            Criteria(countries=("GB",), traffic_sources=("newsletter",)),
+        ),
+        (
+            "Lapsed social sign-ups",
+            "Inactive members who arrived from social networks: a win-back audience.",
+            Criteria(traffic_sources=("facebook", "instagram", "tiktok"), membership=Membership.INACTIVE),
+        ),
+        (
+            "Referred by our first partners",
+            "Users our earliest active partners brought in.",
+            Criteria(partners=partners),
+        ),
+        ("Enrolled in our two flagship properties", "", Criteria(properties=properties)),
+        ("Clients of our senior agents", "", Criteria(agents=agents)),
+    )
+    by_name: dict[str, Segment] = {}
+    created_segments = 0
+    for name, description, criteria in segments:
+        if criteria.is_empty():
+            continue  # a nearly empty database has no partners, agents or properties to point at
+        existing = Segment.objects.filter(name__iexact=name).first()
+        if existing is None:
+            existing = segment_create(by=by, name=name, description=description, criteria=criteria)
+            created_segments += 1
+        by_name[name] = existing
+
+    campaigns = (
+        (
+            'We miss you, {{ first_name | default: "friend" }}',
+            Membership.INACTIVE,
+            by_name.get("Lapsed social sign-ups"),
+            "A lot has changed since your last visit: new properties, new agents, same team.",
+        ),
+        (
+            "New homes open for viewing this month",
+            Membership.ACTIVE,
+            by_name.get("Enrolled in our two flagship properties"),
+            "Viewings for the next phase open this month. Reply to book a slot with your agent.",
+        ),
+        (
+            "Team update: the quarter in numbers",
+            Membership.STAFF,
+            None,
+            "Sign-ups, enrollments and closed leads for the quarter, with thanks to every team.",
+        ),
+    )
+    created_campaigns = 0
+    for subject, target, segment, message in campaigns:
+        if Campaign.objects.filter(subject=subject).exists():
+            continue
+        campaign_create(
+            by=by,
+            subject=subject,
+            body_html=_CAMPAIGN_BODY.replace("{message}", message),
+            target_segment=target,
+            segment=segment,
+        )
+        created_campaigns += 1
+    return created_segments, created_campaigns

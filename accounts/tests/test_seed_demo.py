@@ -10,11 +10,14 @@ from accounts.demo import (
     ADMIN_EMAIL,
     JOIN_WINDOW,
     demo_email,
+    demo_examples_ensure,
     demo_property_count,
     demo_seed,
     demo_users,
 )
 from accounts.models import Enrollment, Lead, LeadStatus, MembershipStatus, PartnershipStatus, Property, Role, User
+from campaigns.models import Campaign, CampaignStatus
+from segments.models import Segment
 
 pytestmark = pytest.mark.django_db
 
@@ -225,16 +228,37 @@ def test_the_command_prints_a_summary_and_creates_the_admin_once():
     assert admin.is_superuser
     assert admin.check_password(password)
     assert list(admin.groups.values_list("name", flat=True)) == [Role.ADMIN]
+    assert "Examples: 6 new segments, 3 new draft campaigns." in text
 
     out = StringIO()
     call_command("seed_demo", "--users", "60", "--seed", "2", stdout=out)
     text = out.getvalue()
     assert f"Superuser {ADMIN_EMAIL} already exists" in text
     assert "password:" not in text
+    assert "Examples: 0 new segments, 0 new draft campaigns." in text
     assert re.search(r"users\s+0 new\s+61 in total", text)
     admin.refresh_from_db()
     assert admin.check_password(password)
     assert User.objects.filter(email=ADMIN_EMAIL).count() == 1
+
+
+def test_examples_go_through_the_segment_and_campaign_services_once(seeded):
+    admin = User.objects.create_superuser(email=ADMIN_EMAIL, password="x-Example-123")
+    assert demo_examples_ensure(by=admin) == (6, 3)
+    segments = Segment.objects.all()
+    assert segments.count() == 6
+    assert all(segment.created_by == admin for segment in segments)
+    # segment_create stored fresh counts: the examples are not empty.
+    assert all(segment.matching_count > 0 for segment in segments)
+    assert Segment.objects.get(name="Referred by our first partners").partners.exists()
+    drafts = Campaign.objects.all()
+    assert drafts.count() == 3
+    assert set(drafts.values_list("status", flat=True)) == {CampaignStatus.DRAFT}
+    assert drafts.filter(segment__isnull=False).count() == 2
+
+    assert demo_examples_ensure(by=admin) == (0, 0)
+    assert Segment.objects.count() == 6
+    assert Campaign.objects.count() == 3
 
 
 def test_the_command_refuses_a_negative_size():

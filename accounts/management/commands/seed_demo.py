@@ -6,14 +6,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.demo import ADMIN_EMAIL, demo_admin_ensure, demo_seed
+from accounts.demo import ADMIN_EMAIL, demo_admin_ensure, demo_examples_ensure, demo_seed
+from accounts.models import User
 
 
 class Command(BaseCommand):
     help = (
         "Create N demo users (roles, memberships, countries, traffic sources, properties, enrollments, "
-        "leads, partner referrals) and the admin@example.com superuser. Deterministic for a seed; "
-        "running it again adds nothing that already exists."
+        "leads, partner referrals), the admin@example.com superuser, example segments and draft "
+        "campaigns. Deterministic for a seed; running it again adds nothing that already exists."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,6 +33,9 @@ class Command(BaseCommand):
         for table, total in report.totals.items():
             inserted = report.inserted.get(table, 0)
             self.stdout.write(f"  {table:<{width}}  {inserted:>10,} new  {total:>10,} in total")
+
+        segments, campaigns = demo_examples_ensure(by=User.objects.get(email__iexact=ADMIN_EMAIL))
+        self.stdout.write(f"Examples: {segments} new segments, {campaigns} new draft campaigns.")
 
         if password is None:
             self.stdout.write(f"Superuser {ADMIN_EMAIL} already exists; its password is unchanged.")
