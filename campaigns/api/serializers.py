@@ -1,0 +1,141 @@
+"""Campaign API shapes: one serializer for input, one for output, small ones for actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import User
+from campaigns.models import Campaign, CampaignRecipient
+from campaigns.services.sending import MAX_TEST_RECIPIENTS
+from segments.models import Segment
+
+
+class CampaignInputSerializer(serializers.ModelSerializer[Campaign]):
+    """What staff write. Placeholders and the audience preset are checked by the services."""
+
+    segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = Campaign
+        fields = (
+            "subject",
+            "preheader",
+            "body_html",
+            "body_text",
+            "from_email",
+            "from_name",
+            "reply_to",
+            "target_segment",
+            "segment",
+        )
+        extra_kwargs = {"body_html": {"trim_whitespace": False}, "body_text": {"trim_whitespace": False}}
+
+
+class CampaignSerializer(serializers.ModelSerializer[Campaign]):
+    """A campaign as listed: content, audience, status, progress and dates."""
+
+    segment_name = serializers.CharField(source="segment.name", read_only=True, default=None)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Campaign
+        fields: tuple[str, ...] = (
+            "id",
+            "subject",
+            "preheader",
+            "body_html",
+            "body_text",
+            "from_email",
+            "from_name",
+            "reply_to",
+            "target_segment",
+            "segment",
+            "segment_name",
+            "status",
+            "status_reason",
+            "scheduled_at",
+            "started_at",
+            "sent_at",
+            "recipients_total",
+            "recipient_count",
+            "created_by",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields: tuple[str, ...] = fields
+
+
+class CampaignStatsSerializer(serializers.Serializer[dict[str, int]]):
+    recipients = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    sending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+
+
+class CampaignDetailSerializer(CampaignSerializer):
+    """One campaign with its ledger counts (`stats`)."""
+
+    stats = serializers.SerializerMethodField()
+
+    class Meta(CampaignSerializer.Meta):
+        fields = (*CampaignSerializer.Meta.fields, "stats")
+        read_only_fields = fields
+
+    def get_stats(self, campaign: Campaign) -> dict[str, int]:
+        return dict(self.context["stats"])
+
+
+class CampaignSendSerializer(serializers.Serializer[Any]):
+    scheduled_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Send at this time (ISO 8601, in the future); omit to send now."
+    )
+
+
+class CampaignTestSendSerializer(serializers.Serializer[Any]):
+    emails = serializers.ListField(
+        child=serializers.EmailField(), min_length=1, max_length=MAX_TEST_RECIPIENTS, help_text="Up to 10 addresses."
+    )
+
+
+class CampaignTestSendResultSerializer(serializers.Serializer[Any]):
+    sent_to = serializers.ListField(child=serializers.EmailField())
+
+
+class CampaignPreviewQuerySerializer(serializers.Serializer[Any]):
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, help_text="Render for this user (sample data without)."
+    )
+
+
+class CampaignPreviewSerializer(serializers.Serializer[Any]):
+    subject = serializers.CharField()
+    html = serializers.CharField()
+    text = serializers.CharField()
+
+
+class CampaignAudienceSerializer(serializers.Serializer[Any]):
+    reachable = serializers.IntegerField(help_text="Users the campaign would reach if sent now.")
+
+
+class CampaignRecipientSerializer(serializers.ModelSerializer[CampaignRecipient]):
+    class Meta:
+        model = CampaignRecipient
+        fields = (
+            "id",
+            "user",
+            "email",
+            "first_name",
+            "last_name",
+            "status",
+            "message_id",
+            "attempts",
+            "last_error",
+            "claimed_at",
+            "sent_at",
+        )
+        read_only_fields = fields

@@ -1,0 +1,253 @@
+"""Campaign endpoints: validate input, call a service or selector, serialize the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from accounts.api.permissions import CanManageCampaigns
+from accounts.models import User
+from campaigns import selectors, services
+from campaigns.api.filters import CampaignFilter, RecipientFilter
+from campaigns.api.serializers import (
+    CampaignAudienceSerializer,
+    CampaignDetailSerializer,
+    CampaignInputSerializer,
+    CampaignPreviewQuerySerializer,
+    CampaignPreviewSerializer,
+    CampaignRecipientSerializer,
+    CampaignSendSerializer,
+    CampaignSerializer,
+    CampaignTestSendResultSerializer,
+    CampaignTestSendSerializer,
+)
+from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
+
+
+class CampaignPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class RecipientPagination(CursorPagination):
+    """Keyset pages in ledger order: a million rows cost what the first page does (no COUNT)."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+    ordering = "id"
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=OpenApiTypes.OBJECT, description=description)
+
+
+_FIELD_ERRORS = _error("Invalid input: `{field: [message, ...]}` naming every bad field.")
+_CONFLICT = _error("The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status.")
+_UPSTREAM = _error("Brevo refused (502) or could not be reached (503): `{detail, code}`.")
+_NOT_FOUND = _error("No such campaign.")
+_ACCESS = {
+    401: _error("No or invalid credentials (JWT bearer or session)."),
+    403: _error("Only the ADMIN role manages campaigns."),
+}
+_ONE = {404: _NOT_FOUND, **_ACCESS}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True), **_ACCESS}),
+    retrieve=extend_schema(
+        summary="One campaign with its ledger counts", responses={200: CampaignDetailSerializer, **_ONE}
+    ),
+    create=extend_schema(
+        summary="Create a draft",
+        request=CampaignInputSerializer,
+        responses={201: CampaignDetailSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+    ),
+    update=extend_schema(
+        summary="Replace a draft",
+        request=CampaignInputSerializer,
+        responses={200: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE},
+    ),
+    partial_update=extend_schema(
+        summary="Edit a draft",
+        request=CampaignInputSerializer,
+        responses={200: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE},
+    ),
+    destroy=extend_schema(summary="Delete a draft", responses={204: None, 409: _CONFLICT, **_ONE}),
+)
+class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
+    permission_classes = (CanManageCampaigns,)
+    pagination_class = CampaignPagination
+    filterset_class = CampaignFilter
+    search_fields = ("subject",)
+    ordering_fields = ("id", "subject", "status", "created_at", "updated_at", "scheduled_at", "sent_at")
+    ordering = ("-created_at", "-id")
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        return selectors.campaign_list()
+
+    def filter_queryset(self, queryset: QuerySet[Campaign, Any]) -> QuerySet[Campaign, Any]:
+        # Filters, search and ordering are the list's: `?status=` on .../recipients/ is the
+        # ledger's status, not a reason to 404 the campaign.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        if self.action in ("create", "update", "partial_update"):
+            return CampaignInputSerializer
+        return CampaignSerializer
+
+    def _detail(self, campaign: Campaign, *, status_code: int = status.HTTP_200_OK) -> Response:
+        context = {**self.get_serializer_context(), "stats": selectors.campaign_stats(campaign)}
+        return Response(CampaignDetailSerializer(campaign, context=context).data, status=status_code)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._detail(self.get_object())
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = CampaignInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        campaign = services.campaign_create(by=request.user, **serializer.validated_data)
+        return self._detail(campaign, status_code=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        campaign = self.get_object()
+        partial = kwargs.get("partial", False)
+        serializer = CampaignInputSerializer(campaign, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return self._detail(services.campaign_update(campaign=campaign, changes=serializer.validated_data))
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.campaign_delete(campaign=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Send now (202, SENDING) or schedule (200, SCHEDULED)",
+        request=CampaignSendSerializer,
+        responses={
+            200: CampaignDetailSerializer,
+            202: CampaignDetailSerializer,
+            400: _FIELD_ERRORS,
+            409: _CONFLICT,
+            **_ONE,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        scheduled_at = serializer.validated_data.get("scheduled_at")
+        assert isinstance(request.user, User)
+        campaign = services.campaign_send(campaign=campaign, by=request.user, scheduled_at=scheduled_at)
+        return self._detail(campaign, status_code=status.HTTP_200_OK if scheduled_at else status.HTTP_202_ACCEPTED)
+
+    def _transition(self, service: Any) -> Response:
+        return self._detail(service(campaign=self.get_object()))
+
+    @extend_schema(
+        summary="Back to draft (SCHEDULED only)",
+        request=None,
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+    )
+    @action(detail=True, methods=["post"])
+    def unschedule(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.campaign_unschedule)
+
+    @extend_schema(
+        summary="Pause sending (SENDING only)",
+        request=None,
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.campaign_pause)
+
+    @extend_schema(
+        summary="Resume sending (PAUSED only)",
+        request=None,
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.campaign_resume)
+
+    @extend_schema(
+        summary="Cancel (SENDING or PAUSED): pending recipients are not sent",
+        request=None,
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.campaign_cancel)
+
+    @extend_schema(
+        summary="Send a test to up to 10 addresses now (subject marked [TEST], not in the ledger)",
+        request=CampaignTestSendSerializer,
+        responses={200: CampaignTestSendResultSerializer, 400: _FIELD_ERRORS, 502: _UPSTREAM, 503: _UPSTREAM, **_ONE},
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignTestSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        sent_to = services.campaign_send_test(
+            campaign=campaign, by=request.user, emails=serializer.validated_data["emails"]
+        )
+        return Response({"sent_to": sent_to})
+
+    @extend_schema(
+        summary="Subject, HTML and text as a user would get them",
+        parameters=[CampaignPreviewQuerySerializer],
+        responses={200: CampaignPreviewSerializer, 400: _FIELD_ERRORS, **_ONE},
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        query = CampaignPreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rendered = selectors.campaign_preview(campaign=campaign, user=query.validated_data.get("user"))
+        return Response({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
+
+    @extend_schema(
+        summary="How many users the campaign would reach now", responses={200: CampaignAudienceSerializer, **_ONE}
+    )
+    @action(detail=True, methods=["get"])
+    def audience(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        return Response({"reachable": selectors.campaign_audience(campaign=campaign).count()})
+
+    @extend_schema(
+        summary="The recipients ledger, in id order (cursor pages)",
+        parameters=[
+            OpenApiParameter("status", str, enum=RecipientStatus.values, description="Only this status."),
+            OpenApiParameter("cursor", str, description="The `next` / `previous` link's cursor."),
+        ],
+        responses={200: CampaignRecipientSerializer(many=True), 400: _FIELD_ERRORS, **_ONE},
+    )
+    @action(detail=True, methods=["get"])
+    def recipients(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        filters = RecipientFilter(request.query_params, queryset=selectors.campaign_recipients(campaign=campaign))
+        if not filters.is_valid():
+            raise ValidationError(filters.errors)
+        rows: QuerySet[CampaignRecipient] = filters.qs
+        paginator = RecipientPagination()
+        # No view: the campaign list's ordering filter must not apply to ledger rows.
+        page = paginator.paginate_queryset(rows, request, view=None)
+        return paginator.get_paginated_response(CampaignRecipientSerializer(page, many=True).data)
