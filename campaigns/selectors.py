@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 
 from accounts.models import User
 from campaigns.content import (
@@ -12,7 +17,7 @@ from campaigns.content import (
     prepare_content,
     recipient_personalisation,
 )
-from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus, TrackingEvent
 from segments.selectors import Criteria, matching_users, membership_filter, reachable_users
 
 
@@ -33,8 +38,8 @@ def campaign_list() -> QuerySet[Campaign]:
 def campaign_stats(campaign: Campaign) -> dict[str, int]:
     """Ledger counts by status, from one GROUP BY over the (campaign, status, id) index.
 
-    Keys: recipients, pending, sending, sent, failed, unknown, cancelled. Tracking counts
-    (delivered, opened, ...) are added to the same dictionary by the tracking module.
+    Keys: recipients, pending, sending, sent, failed, unknown, cancelled, then what Brevo
+    reported (`TRACKING_COUNTS`, one more aggregate); `campaign_rates` turns them into rates.
     """
     by_status = dict(
         CampaignRecipient.objects.filter(campaign=campaign)
@@ -44,7 +49,7 @@ def campaign_stats(campaign: Campaign) -> dict[str, int]:
         .values_list("status", "n")
     )
     stats = {status.lower(): by_status.get(status, 0) for status in RecipientStatus.values}
-    return {"recipients": sum(by_status.values()), **stats}
+    return {"recipients": sum(by_status.values()), **stats, **_tracking_counts(campaign)}
 
 
 def campaign_recipients(*, campaign: Campaign, status: str | None = None) -> QuerySet[CampaignRecipient]:
@@ -80,3 +85,121 @@ def campaign_preview(*, campaign: Campaign, user: User | None) -> RenderedMessag
             last_name=user.last_name,
         )
     return prepared.render(personalisation.params)
+
+
+# --- What Brevo reported (campaigns.services.tracking fills these ledger fields) ---------------
+
+# Stats key -> the recipients it counts. "opened" and "clicked" are unique (one per recipient);
+# "bounced" is mail that will never arrive (hard bounce, invalid address, blocked by Brevo).
+TRACKING_COUNTS = {
+    "delivered": Q(delivered_at__isnull=False),
+    "opened": Q(first_opened_at__isnull=False),
+    "clicked": Q(first_clicked_at__isnull=False),
+    "bounced": Q(hard_bounced_at__isnull=False) | Q(blocked_at__isnull=False),
+    "hard_bounced": Q(hard_bounced_at__isnull=False),
+    "soft_bounced": Q(soft_bounced_at__isnull=False),
+    "blocked": Q(blocked_at__isnull=False),
+    "complained": Q(complained_at__isnull=False),
+    "unsubscribed": Q(unsubscribed_at__isnull=False),
+}
+# Rate -> (numerator, denominator) among the stats keys. Engagement is measured against mail
+# that arrived, bounces against mail sent, as Brevo's own reports do.
+RATES = {
+    "delivery_rate": ("delivered", "sent"),
+    "open_rate": ("opened", "delivered"),
+    "click_rate": ("clicked", "delivered"),
+    "click_to_open_rate": ("clicked", "opened"),
+    "bounce_rate": ("bounced", "sent"),
+    "complaint_rate": ("complained", "delivered"),
+    "unsubscribe_rate": ("unsubscribed", "delivered"),
+}
+
+
+def _tracking_counts(campaign: Campaign) -> dict[str, int]:
+    totals = CampaignRecipient.objects.filter(campaign=campaign).aggregate(
+        **{key: Count("id", filter=condition) for key, condition in TRACKING_COUNTS.items()},
+        opens=Coalesce(Sum("open_count"), 0),
+        clicks=Coalesce(Sum("click_count"), 0),
+    )
+    return {key: int(value) for key, value in totals.items()}
+
+
+def campaign_rates(stats: dict[str, int]) -> dict[str, float | None]:
+    """Rates from `campaign_stats` counts, as fractions (0.25 is 25 %); None with nothing to divide by."""
+    return {
+        rate: (round(stats[numerator] / stats[denominator], 4) if stats.get(denominator) else None)
+        for rate, (numerator, denominator) in RATES.items()
+    }
+
+
+# Rows of the per-link table: links beyond these are rare and summed in no report anyone reads.
+LINK_TABLE_SIZE = 100
+
+
+def campaign_link_clicks(*, campaign: Campaign, limit: int = LINK_TABLE_SIZE) -> list[dict[str, Any]]:
+    """Clicks per link (all clicks, and distinct recipients who clicked), most clicked first."""
+    rows = (
+        TrackingEvent.objects.filter(campaign=campaign, esp_event="click")
+        .values("link")
+        .annotate(clicks=Count("id"), unique_clicks=Count("recipient", distinct=True))
+        .order_by("-clicks", "link")[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+# Months the overview covers by default and at most.
+OVERVIEW_MONTHS = 12
+OVERVIEW_MAX_MONTHS = 36
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _months_back(month: datetime, count: int) -> datetime:
+    index = month.year * 12 + month.month - 1 - count
+    return month.replace(year=index // 12, month=index % 12 + 1)
+
+
+def campaigns_overview(*, months: int = OVERVIEW_MONTHS, now: datetime | None = None) -> dict[str, Any]:
+    """Totals and a zero-filled month-by-month series over campaigns that started sending in the
+    last `months` months (this one included), counted on their ledgers in the database."""
+    this_month = _month_start(timezone.localtime(now or timezone.now()))
+    first_month = _months_back(this_month, months - 1)
+    counts = {
+        "sent": Count("id", filter=Q(status=RecipientStatus.SENT)),
+        **{key: Count("id", filter=condition) for key, condition in TRACKING_COUNTS.items()},
+    }
+    ledger = CampaignRecipient.objects.filter(campaign__started_at__gte=first_month)
+    by_month: dict[Any, dict[str, Any]] = {}
+    for row in (
+        ledger.annotate(month=TruncMonth("campaign__started_at"))
+        .values("month")
+        .annotate(recipients=Count("id"), **counts)
+        .order_by()
+    ):
+        values: dict[str, Any] = dict(row)
+        by_month[timezone.localtime(values.pop("month")).date()] = values
+    campaigns_by_month = {
+        timezone.localtime(row["month"]).date(): row["n"]
+        for row in Campaign.objects.filter(started_at__gte=first_month)
+        .annotate(month=TruncMonth("started_at"))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    empty = {"recipients": 0, **dict.fromkeys(counts, 0)}
+    series: list[dict[str, Any]] = []
+    for back in range(months - 1, -1, -1):
+        month = _months_back(this_month, back).date()
+        month_counts = {**empty, **by_month.get(month, {})}
+        series.append({"month": month, "campaigns": campaigns_by_month.get(month, 0), **month_counts})
+    totals: dict[str, int] = {key: sum(entry[key] for entry in series) for key in ("campaigns", *empty)}
+    by_status = dict(Campaign.objects.values_list("status").annotate(n=Count("id")).order_by())
+    return {
+        "months": months,
+        "since": first_month.date(),
+        "totals": {**totals, **campaign_rates(totals)},
+        "campaigns_by_status": {status: by_status.get(status, 0) for status in CampaignStatus.values},
+        "monthly": [{**entry, **campaign_rates(entry)} for entry in series],
+    }
