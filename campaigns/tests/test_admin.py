@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.tests.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client: Client, admin_user) -> Client:
+    client.force_login(admin_user)
+    return client
+
+
+def action_url(campaign: Campaign, name: str) -> str:
+    return reverse(f"admin:campaigns_campaign_{name}", args=[campaign.pk])
+
+
+def change_url(campaign: Campaign) -> str:
+    return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def test_changelist_shows_status_audience_progress_and_dates(staff_client, django_assert_max_num_queries):
+    CampaignFactory(
+        subject="Spring",
+        status=CampaignStatus.SENT,
+        recipients_total=1200,
+        recipient_count=1199,
+        audience_frozen_at=timezone.now(),
+    )
+    CampaignFactory.create_batch(5)
+
+    with django_assert_max_num_queries(9):  # session, user, permissions x2, counts x2, rows, dates x2
+        response = staff_client.get(reverse("admin:campaigns_campaign_changelist"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Spring" in html
+    assert "1,199 / 1,200" in html
+    assert "All members" in html
+
+
+def test_adding_a_campaign_goes_through_the_service(staff_client, admin_user):
+    response = staff_client.post(
+        reverse("admin:campaigns_campaign_add"),
+        {"subject": "Hi {{ first_name }}", "body_html": "<p>Hello</p>", "target_segment": "ALL"},
+    )
+
+    assert response.status_code == 302
+    campaign = Campaign.objects.get()
+    assert (campaign.status, campaign.created_by) == (CampaignStatus.DRAFT, admin_user)
+
+
+def test_template_syntax_is_refused_on_the_form(staff_client):
+    response = staff_client.post(
+        reverse("admin:campaigns_campaign_add"),
+        {"subject": "Hi", "body_html": "<p>{% include 'x.html' %}</p>", "target_segment": "ALL"},
+    )
+
+    assert response.status_code == 200
+    assert "{% include %}" in response.content.decode()
+    assert not Campaign.objects.exists()
+
+
+def test_change_form_shows_a_sandboxed_preview_the_reachable_count_and_draft_buttons(staff_client, audience):
+    audience(3)
+    campaign = CampaignFactory(body_html="<p>Hello {{ first_name }}</p><script>alert(1)</script>")
+
+    html = staff_client.get(change_url(campaign)).content.decode()
+
+    assert 'sandbox=""' in html
+    assert 'srcdoc="&lt;' in html  # the email's HTML is an escaped attribute value, never live markup
+    assert "<script>alert(1)</script>" not in html
+    assert "<strong>4</strong> users can be reached now" in html
+    for name in ("send", "schedule", "test"):
+        assert action_url(campaign, name) in html
+    for name in ("pause", "resume", "cancel", "unschedule"):
+        assert action_url(campaign, name) not in html
+
+
+def test_send_now_then_a_second_click_is_refused_with_the_status(staff_client, audience):
+    audience(1)
+    campaign = CampaignFactory()
+
+    first = staff_client.post(action_url(campaign, "send"))
+    second = staff_client.post(action_url(campaign, "send"))
+
+    assert first.status_code == second.status_code == 302
+    assert messages_of(first) == ["Sending has started."]
+    assert "that is sending (SENDING)" in messages_of(second)[-1]
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENDING
+
+
+def test_fields_are_read_only_once_the_campaign_left_draft(staff_client):
+    campaign = CampaignFactory(status=CampaignStatus.SENDING, audience_frozen_at=timezone.now())
+
+    html = staff_client.get(change_url(campaign)).content.decode()
+
+    assert 'name="subject"' not in html
+    assert action_url(campaign, "pause") in html
+    assert action_url(campaign, "cancel") in html
+    assert action_url(campaign, "send") not in html
+    assert "Browse recipients" in html
+
+
+def test_schedule_unschedule_pause_resume_cancel_buttons(staff_client):
+    campaign = CampaignFactory()
+    when = timezone.localtime() + timedelta(days=1)
+
+    staff_client.post(action_url(campaign, "schedule"), {"scheduled_at": when.strftime("%Y-%m-%dT%H:%M")})
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SCHEDULED
+    staff_client.post(action_url(campaign, "unschedule"))
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+
+    past = staff_client.post(action_url(campaign, "schedule"), {"scheduled_at": "2001-01-01T10:00"})
+    assert "must be in the future" in messages_of(past)[-1]
+
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    for name, status in (("pause", "PAUSED"), ("resume", "SENDING"), ("cancel", "CANCELLED")):
+        staff_client.post(action_url(campaign, name))
+        campaign.refresh_from_db()
+        assert campaign.status == status
+    refused = staff_client.post(action_url(campaign, "pause"))
+    assert "(CANCELLED)" in messages_of(refused)[-1]
+
+
+def test_test_send_button(staff_client):
+    campaign = CampaignFactory()
+
+    response = staff_client.post(action_url(campaign, "test"), {"emails": "qa@example.com,\nboss@example.com"})
+
+    assert messages_of(response) == ["Test sent to qa@example.com, boss@example.com."]
+    assert len(mail.outbox) == 2
+    assert not CampaignRecipient.objects.exists()
+
+
+def test_action_urls_are_post_only_and_csrf_protected(admin_user):
+    campaign = CampaignFactory()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(admin_user)
+
+    assert strict.get(action_url(campaign, "send")).status_code == 405
+    assert strict.post(action_url(campaign, "send")).status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_roles_without_campaign_rights_cannot_act(client, manager_user):
+    campaign = CampaignFactory()
+    client.force_login(manager_user)
+
+    assert client.post(action_url(campaign, "send")).status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_recipients_are_browsable_by_status(staff_client, audience):
+    users = audience(3)
+    campaign = CampaignFactory(status=CampaignStatus.SENT)
+    for user, status in zip(users, ["SENT", "FAILED", "UNKNOWN"], strict=True):
+        CampaignRecipient.objects.create(campaign=campaign, user=user, email=user.email, status=status, last_error="x")
+    changelist = reverse("admin:campaigns_campaignrecipient_changelist")
+
+    failed = staff_client.get(changelist, {"status__exact": RecipientStatus.FAILED, "campaign__id__exact": campaign.pk})
+
+    assert failed.status_code == 200
+    html = failed.content.decode()
+    assert users[1].email in html
+    assert users[0].email not in html
+    assert staff_client.get(reverse("admin:campaigns_campaignrecipient_add")).status_code == 403
