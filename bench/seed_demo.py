@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,36 @@ def recreate_database(url: str) -> str:
     return name
 
 
+class BackendCpu(threading.Thread):
+    """Samples the CPU seconds of the PostgreSQL backends serving one database (from /proc, so
+    only for a local server): on a shared machine, CPU time says more than wall time."""
+
+    def __init__(self, url: str, name: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.name = url, name
+        self.seconds: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            while not self.done.wait(0.5):
+                rows = connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.name]
+                ).fetchall()
+                for (pid,) in rows:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return sum(self.seconds.values())
+
+
 def manage(*args: str, url: str) -> float:
     """Run a manage.py command against the database; return its wall-clock seconds."""
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
@@ -58,7 +90,15 @@ def main() -> None:
     migrate_seconds = manage("migrate", "--noinput", "-v", "0", url=args.database_url)
     seed_command = f"manage.py seed_demo --users {args.users} --seed {args.seed}"
     load_before = os.getloadavg()[0]
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    backend_cpu = BackendCpu(urlunsplit(urlsplit(args.database_url)._replace(path="/postgres")), name)
+    backend_cpu.start()
     seed_seconds = manage(*seed_command.split()[1:], url=args.database_url)
+    postgres_cpu = backend_cpu.stop()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    python_cpu = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
     load_after = os.getloadavg()[0]
 
     # Not part of the timing: set the visibility map (index-only scans) for whoever benchmarks
@@ -85,6 +125,7 @@ def main() -> None:
     print(f"- Command: `python -m bench.seed_demo --users {args.users} --seed {args.seed} --database-url ...{name}`")
     print(f"  (fresh database, migrate {migrate_seconds:.1f}s, then `{seed_command}` timed as a separate process)")
     print(f"- Elapsed: **{seed_seconds:.1f}s** for {args.users:,} users (then VACUUM ANALYZE {vacuum_seconds:.1f}s)")
+    print(f"- CPU used: seed_demo process {python_cpu:.1f}s, its PostgreSQL backend {postgres_cpu:.1f}s")
     print(f"- 1-minute load average before/after: {load_before:.1f} / {load_after:.1f} (machine shared; noisy)")
     print("- Rows:")
     for table, row in counts.items():
