@@ -7,7 +7,7 @@ DEMO_USERS ?= 2000
 PORT ?= 8000
 EMBEDDED_REDIS_PORT ?= 6399
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -43,9 +43,6 @@ demo: install
 	  echo; echo "Admin: http://127.0.0.1:$(PORT)/admin/  (admin@example.com, password printed above by seed_demo)"; \
 	  echo "API docs: http://127.0.0.1:$(PORT)/api/docs/   Ctrl-C stops everything."; echo; \
 	  wait'
-
-bench: install
-	$(BIN)/python -m bench --help
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
