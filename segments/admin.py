@@ -154,7 +154,10 @@ class SegmentAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         # Finished campaigns are detached, not deleted; only campaigns that still depend on the
         # segment block the deletion (the rule segments.services.segment_delete enforces).
+        # Django also asks for delete permission on protected rows; campaigns are never deleted
+        # with a segment, so that requirement does not apply.
         deleted, model_count, perms_needed, _ = super().get_deleted_objects(objs, request)
+        perms_needed = {name for name in perms_needed if name != Campaign._meta.verbose_name}
         blocking = Campaign.objects.filter(segment__in=objs, status__in=CAMPAIGN_STATUSES_USING_SEGMENT)
         protected = [f"Campaign: {campaign} ({campaign.get_status_display()})" for campaign in blocking]
         return deleted, model_count, perms_needed, protected
