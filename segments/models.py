@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -82,10 +83,63 @@ class SegmentExport(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    full = models.BooleanField(default=False, help_text="Re-import every member, not only the changes.")
+    # Touched by the running job after each step; a RUNNING export whose heartbeat stopped
+    # belongs to a worker that died and is failed by the recovery job.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["segment", "-created_at"], name="seg_export_segment_created_idx")]
+        constraints = [
+            # One sync of a segment at a time, decided by the database whatever the race.
+            models.UniqueConstraint(
+                fields=["segment"],
+                condition=Q(status__in=["PENDING", "RUNNING"]),
+                name="seg_export_one_active_per_segment",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Export {self.pk} of segment {self.segment_id} ({self.status})"
+
+
+class SegmentListMember(models.Model):
+    """An address last exported to a segment's Brevo list, with the attributes it was sent with.
+
+    The next sync diffs the segment against these rows in the database: who to import (new or
+    changed) and who to remove, without reading the Brevo list back.
+    """
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="list_members")
+    # Stored lower-cased (Brevo lower-cases addresses too), so (segment, email) is unique
+    # case-insensitively and lookups use the plain index.
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    # The user's phone as stored (the SMS attribute is derived from it), so "changed since the
+    # last export" is a plain column comparison in SQL.
+    phone = models.CharField(max_length=32, blank=True)
+    exported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "email"], name="seg_list_member_unique"),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="seg_list_member_email_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} in list of segment {self.segment_id}"
+
+
+class BrevoSetting(models.Model):
+    """Values the project learns from Brevo and must remember, such as the folder it created."""
+
+    FOLDER_ID = "folder_id"
+
+    key = models.CharField(max_length=64, unique=True)
+    value = models.CharField(max_length=255)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
