@@ -67,18 +67,8 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
         read_only_fields: tuple[str, ...] = fields
 
 
-class CampaignStatsSerializer(serializers.Serializer[dict[str, int]]):
-    recipients = serializers.IntegerField()
-    pending = serializers.IntegerField()
-    sending = serializers.IntegerField()
-    sent = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    unknown = serializers.IntegerField()
-    cancelled = serializers.IntegerField()
-
-
 class CampaignDetailSerializer(CampaignSerializer):
-    """One campaign with its ledger counts (`stats`)."""
+    """One campaign with its counts (`stats`): the ledger's by status, then tracking counts."""
 
     stats = serializers.SerializerMethodField()
 

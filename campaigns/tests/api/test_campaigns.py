@@ -23,6 +23,14 @@ def detail(campaign: Campaign, action: str = "") -> str:
     return f"{LIST}{campaign.pk}/{action + '/' if action else ''}"
 
 
+LEDGER_KEYS = ("recipients", "pending", "sending", "sent", "failed", "unknown", "cancelled")
+
+
+def ledger_counts(stats: dict) -> dict:
+    """The ledger's own counts (tracking counts live in the same dictionary)."""
+    return {key: stats[key] for key in LEDGER_KEYS}
+
+
 VALID = {
     "subject": 'Hello {{ first_name | default:"friend" }}',
     "body_html": '<p>Hi {{ first_name }}</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
@@ -57,7 +65,7 @@ def test_create_makes_a_draft_by_the_caller(admin_client_api: APIClient, admin_u
     assert body["status"] == "DRAFT"
     assert body["created_by"] == admin_user.email
     assert body["segment_name"] == "Everyone in GB"
-    assert body["stats"] == {
+    assert ledger_counts(body["stats"]) == {
         "recipients": 0,
         "pending": 0,
         "sending": 0,
@@ -311,7 +319,15 @@ def test_detail_counts_the_ledger(admin_client_api, audience):
 
     stats = admin_client_api.get(detail(campaign)).json()["stats"]
 
-    assert stats == {"recipients": 3, "pending": 1, "sending": 0, "sent": 1, "failed": 0, "unknown": 1, "cancelled": 0}
+    assert ledger_counts(stats) == {
+        "recipients": 3,
+        "pending": 1,
+        "sending": 0,
+        "sent": 1,
+        "failed": 0,
+        "unknown": 1,
+        "cancelled": 0,
+    }
 
 
 def test_unknown_campaign_is_404(admin_client_api):
