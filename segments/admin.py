@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 
 from campaigns.models import Campaign
-from config.api import DomainError
+from config.api import DomainError, UpstreamError
 from segments import services
 from segments.forms import SegmentAdminForm
 from segments.models import Segment, SegmentExport
@@ -50,6 +51,7 @@ class SegmentExportInline(admin.TabularInline):
         "created_at",
         "started_at",
         "finished_at",
+        "full",
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SegmentExport]:
@@ -108,7 +110,7 @@ class SegmentAdmin(admin.ModelAdmin):
         ),
     )
     inlines = (SegmentExportInline,)
-    actions = ("refresh_counts",)
+    actions = ("refresh_counts", "sync_to_brevo")
 
     def get_inlines(self, request: HttpRequest, obj: Segment | None) -> Any:
         return self.inlines if obj else ()
@@ -127,6 +129,50 @@ class SegmentAdmin(admin.ModelAdmin):
                 },
             }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except UpstreamError as error:
+            # Brevo refused or was down while creating or renaming the list: nothing was saved.
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def get_urls(self) -> list[URLPattern]:
+        sync = path(
+            "<path:object_id>/sync/",
+            self.admin_site.admin_view(self.sync_view),
+            name="segments_segment_sync",
+        )
+        return [sync, *super().get_urls()]
+
+    def sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The change form's "Sync to Brevo" button (POST only)."""
+        segment = self.get_object(request, object_id)
+        if segment is None or not self.has_change_permission(request, segment):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._sync(request, segment)
+        return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
+
+    def _sync(self, request: HttpRequest, segment: Segment) -> None:
+        try:
+            export = services.segment_sync_start(segment=segment, by=request.user)  # type: ignore[arg-type]
+        except DomainError as error:
+            self.message_user(request, f"{segment}: {error.message}", messages.WARNING)
+            return
+        self.message_user(
+            request,
+            f"{segment}: Brevo sync queued (export {export.pk}); its status appears in the export history.",
+            messages.SUCCESS,
+        )
 
     def save_model(self, request: HttpRequest, obj: Segment, form: SegmentAdminForm, change: bool) -> None:
         data = form.cleaned_data
@@ -188,3 +234,8 @@ class SegmentAdmin(admin.ModelAdmin):
         for segment in segments:
             services.segment_counts_refresh(segment=segment)
         self.message_user(request, f"Recounted {len(segments)} segment(s).", messages.SUCCESS)
+
+    @admin.action(description="Sync to Brevo", permissions=["change"])
+    def sync_to_brevo(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
+        for segment in queryset:
+            self._sync(request, segment)

@@ -89,8 +89,25 @@ class SegmentExportSerializer(serializers.ModelSerializer[SegmentExport]):
             "created_at",
             "started_at",
             "finished_at",
+            "full",
         )
         read_only_fields = fields
+
+
+class SegmentSyncInputSerializer(serializers.Serializer[Any]):
+    full = serializers.BooleanField(
+        default=False,
+        help_text="Re-import every member, not only those new or changed since the last sync "
+        "(repairs a list edited in Brevo's own tools).",
+    )
+
+
+class SegmentSyncConflictSerializer(serializers.Serializer[Any]):
+    """409: a sync of this segment is already pending or running; `export` is that sync."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    export = SegmentExportSerializer()
 
 
 @extend_schema_field(SegmentExportSerializer(allow_null=True))

@@ -25,6 +25,8 @@ from segments.api.serializers import (
     SegmentInputSerializer,
     SegmentSerializer,
     SegmentStatsSerializer,
+    SegmentSyncConflictSerializer,
+    SegmentSyncInputSerializer,
 )
 from segments.models import Segment
 from segments.selectors import (
@@ -54,6 +56,16 @@ _UNAUTHENTICATED = OpenApiResponse(
 _FORBIDDEN = OpenApiResponse(response=OpenApiTypes.OBJECT, description="Only ADMIN and MANAGER roles may do this.")
 _NOT_FOUND = OpenApiResponse(response=OpenApiTypes.OBJECT, description="No such segment.")
 _ACCESS = {401: _UNAUTHENTICATED, 403: _FORBIDDEN}
+_BREVO = {
+    502: OpenApiResponse(
+        response=OpenApiTypes.OBJECT,
+        description="Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved.",
+    ),
+    503: OpenApiResponse(
+        response=OpenApiTypes.OBJECT,
+        description="Brevo could not be reached (or is not configured, for a sync); nothing saved.",
+    ),
+}
 _PAGE_PARAMETER = OpenApiParameter(
     "page",
     str,
@@ -89,7 +101,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Create a segment",
         request=SegmentInputSerializer,
-        responses={201: SegmentSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+        responses={201: SegmentSerializer, 400: _FIELD_ERRORS, **_ACCESS, **_BREVO},
     )
     def create(self, request: Request) -> Response:
         serializer = SegmentInputSerializer(data=request.data)
@@ -105,7 +117,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Replace a segment (criteria not sent are cleared)",
         request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
     )
     def update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=False)
@@ -113,7 +125,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Change some of a segment's fields (criteria not sent are kept)",
         request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=True)
@@ -146,6 +158,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
                 "`campaigns` lists their ids.",
             ),
             **_ACCESS,
+            **_BREVO,
         },
     )
     def destroy(self, request: Request, pk: str | None = None) -> Response:
@@ -218,3 +231,33 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         paginator = SegmentPagination()
         page = paginator.paginate_queryset(segment_exports(self.get_object()), request, view=self)
         return paginator.get_paginated_response(SegmentExportSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Sync the segment to its Brevo list (in the background)",
+        description="Queues a sync and answers 202 with the new export (PENDING); poll `exports` for "
+        "RUNNING, then SUCCESS (with counts) or FAILED (with `error_message`). While a sync of the "
+        "segment is pending or running, answers 409 with that export: one sync per segment at a time.",
+        request=SegmentSyncInputSerializer,
+        responses={
+            202: SegmentExportSerializer,
+            400: _FIELD_ERRORS,
+            404: _NOT_FOUND,
+            409: SegmentSyncConflictSerializer,
+            503: _BREVO[503],
+            **_ACCESS,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def sync(self, request: Request, pk: str | None = None) -> Response:
+        serializer = SegmentSyncInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            export = services.segment_sync_start(
+                segment=self.get_object(),
+                by=request.user,  # type: ignore[arg-type]
+                full=serializer.validated_data["full"],
+            )
+        except services.SegmentSyncInProgressError as error:
+            conflict = {"detail": error.message, "code": error.code, "export": error.export}
+            return Response(SegmentSyncConflictSerializer(conflict).data, status=status.HTTP_409_CONFLICT)
+        return Response(SegmentExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)

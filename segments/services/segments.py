@@ -17,6 +17,7 @@ from config.api import InvalidInputError, StateConflictError
 from segments.countries import COUNTRY_CODES
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, criteria_counts
+from segments.services.exports import segment_list_delete, segment_list_provision, segment_list_rename
 
 # Campaigns that still depend on the segment's audience. A DRAFT counts: dropping its segment
 # would silently widen the draft to the whole preset audience.
@@ -155,16 +156,21 @@ def segment_counts_refresh(*, segment: Segment) -> Segment:
     return segment
 
 
-@transaction.atomic
 def segment_create(*, by: User, name: str, criteria: Criteria, description: str = "") -> Segment:
-    """Validate and save a new segment with its criteria and fresh member counts."""
+    """Validate and save a new segment with its criteria and fresh member counts.
+
+    With Brevo configured, the segment's Brevo list is created first: if Brevo refuses or is
+    down, UpstreamError (502/503) and nothing is saved; if the save fails, the list is deleted.
+    """
     name = segment_name_validate(name=name, segment_id=None)
     criteria = criteria_validate(criteria=criteria)
-    segment = Segment(name=name, description=description.strip(), created_by=by)
-    _criteria_apply(segment, criteria)
-    _save(segment)
-    _relations_apply(segment, criteria)
-    return segment_counts_refresh(segment=segment)
+    # The transaction sits inside the list's block, so a failed commit also deletes the list.
+    with segment_list_provision(name=name) as brevo_list_id, transaction.atomic():
+        segment = Segment(name=name, description=description.strip(), created_by=by, brevo_list_id=brevo_list_id)
+        _criteria_apply(segment, criteria)
+        _save(segment)
+        _relations_apply(segment, criteria)
+        return segment_counts_refresh(segment=segment)
 
 
 @transaction.atomic
@@ -174,6 +180,7 @@ def segment_update(
     """Change a segment's name, description and/or criteria (None keeps the current value)."""
     # Row lock: two concurrent edits apply one after the other, each validated on fresh data.
     segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    previous_name = segment.name
     if name is not None:
         segment.name = segment_name_validate(name=name, segment_id=segment.pk)
     if description is not None:
@@ -184,7 +191,11 @@ def segment_update(
     _save(segment)
     if criteria is not None:
         _relations_apply(segment, criteria)
-    return segment_counts_refresh(segment=segment)
+    segment = segment_counts_refresh(segment=segment)
+    if segment.name != previous_name:
+        # Last step of the transaction: a Brevo refusal (502/503) rolls the whole edit back.
+        segment_list_rename(segment=segment)
+    return segment
 
 
 @transaction.atomic
@@ -209,4 +220,7 @@ def segment_delete(*, segment: Segment) -> None:
         )
     if campaigns:
         Campaign.objects.filter(segment=locked).update(segment=None)
+    # Brevo before the row: if Brevo refuses (502/503), the segment is kept and can be deleted
+    # again later; a list already gone in Brevo is fine.
+    segment_list_delete(segment=locked)
     locked.delete()

@@ -1,0 +1,220 @@
+"""Syncing a segment to Brevo from the API and from the admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Role, User
+from accounts.tests.factories import UserFactory
+from segments.models import ExportStatus, Segment, SegmentExport
+from segments.services import exports
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fast_brevo(brevo: Any, settings: Any) -> Any:
+    settings.BREVO_RETRY_BASE_DELAY = 0.001
+    settings.BREVO_PROCESS_POLL_DELAY = 0
+    return brevo
+
+
+@pytest.fixture
+def segment() -> Segment:
+    return Segment.objects.create(name="Spain", countries=["ES"])
+
+
+def sync_url(segment: Segment) -> str:
+    return reverse("segment-sync", args=[segment.pk])
+
+
+# -- API --------------------------------------------------------------------------------------------
+
+
+def test_sync_answers_202_and_the_job_moves_the_export_to_success(
+    fast_brevo: Any,
+    segment: Segment,
+    admin_client_api: APIClient,
+    admin_user: User,
+    run_jobs: Callable[[], int],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    users = [UserFactory(country="ES") for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client_api.post(sync_url(segment), format="json")
+
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["status"] == ExportStatus.PENDING
+    assert body["exported_by"]["id"] == admin_user.pk
+    assert body["full"] is False
+
+    run_jobs()
+
+    history = admin_client_api.get(reverse("segment-exports", args=[segment.pk])).json()["results"]
+    assert [(row["id"], row["status"]) for row in history] == [(body["id"], ExportStatus.SUCCESS)]
+    assert (history[0]["users_count"], history[0]["added_count"], history[0]["removed_count"]) == (3, 3, 0)
+    segment.refresh_from_db()
+    assert fast_brevo.lists[segment.brevo_list_id]["members"] == {user.email.lower() for user in users}
+
+
+def test_second_sync_while_one_is_active_answers_409_with_it(
+    fast_brevo: Any, segment: Segment, manager_client_api: APIClient
+) -> None:
+    first = manager_client_api.post(sync_url(segment), format="json").json()
+
+    answer = manager_client_api.post(sync_url(segment), {"full": True}, format="json")
+
+    assert answer.status_code == 409
+    body = answer.json()
+    assert body["code"] == "sync_in_progress"
+    assert body["export"]["id"] == first["id"]
+    assert body["export"]["status"] == ExportStatus.PENDING
+    assert "already pending" in body["detail"]
+    assert SegmentExport.objects.count() == 1
+
+
+def test_a_stale_running_export_does_not_block_a_new_sync(
+    fast_brevo: Any, segment: Segment, admin_client_api: APIClient
+) -> None:
+    stale = SegmentExport.objects.create(
+        segment=segment,
+        status=ExportStatus.RUNNING,
+        heartbeat_at=timezone.now() - exports.STALE_AFTER - timedelta(minutes=1),
+    )
+
+    answer = admin_client_api.post(sync_url(segment), {"full": True}, format="json")
+
+    assert answer.status_code == 202
+    assert answer.json()["full"] is True
+    stale.refresh_from_db()
+    assert stale.status == ExportStatus.FAILED
+
+
+def test_sync_input_is_validated(fast_brevo: Any, segment: Segment, admin_client_api: APIClient) -> None:
+    answer = admin_client_api.post(sync_url(segment), {"full": "perhaps"}, format="json")
+    assert answer.status_code == 400
+    assert "full" in answer.json()
+    assert not SegmentExport.objects.exists()
+
+
+def test_sync_of_an_unknown_segment_is_404(fast_brevo: Any, admin_client_api: APIClient) -> None:
+    assert admin_client_api.post(reverse("segment-sync", args=[999]), format="json").status_code == 404
+
+
+def test_sync_without_brevo_configured_is_503(segment: Segment, admin_client_api: APIClient, settings: Any) -> None:
+    settings.BREVO_API_KEY = ""
+    answer = admin_client_api.post(sync_url(segment), format="json")
+    assert answer.status_code == 503
+    assert "BREVO_API_KEY" in answer.json()["detail"]
+    assert not SegmentExport.objects.exists()
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.AGENT, Role.PARTNER, Role.CLIENT])
+def test_only_admins_and_managers_may_sync(
+    fast_brevo: Any, segment: Segment, api_client: APIClient, make_user: Callable[..., User], role: str
+) -> None:
+    api_client.force_authenticate(make_user(role))
+    assert api_client.post(sync_url(segment), format="json").status_code == 403
+    assert not SegmentExport.objects.exists()
+
+
+def test_anonymous_sync_is_401(fast_brevo: Any, segment: Segment, api_client: APIClient) -> None:
+    assert api_client.post(sync_url(segment), format="json").status_code == 401
+
+
+def test_schema_documents_sync_and_its_errors(admin_client_api: APIClient) -> None:
+    schema = admin_client_api.get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operation = schema["paths"]["/api/segments/{id}/sync/"]["post"]
+    assert set(operation["responses"]) >= {"202", "400", "401", "403", "404", "409", "503"}
+    conflict = operation["responses"]["409"]["content"]["application/json"]["schema"]["$ref"]
+    assert conflict.endswith("/SegmentSyncConflict")
+    writes = [("/api/segments/", "post"), ("/api/segments/{id}/", "patch"), ("/api/segments/{id}/", "delete")]
+    for path, method in writes:
+        assert {"502", "503"} <= set(schema["paths"][path][method]["responses"])
+
+
+# -- admin ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=[Role.ADMIN, Role.MANAGER])
+def staff_client(request: Any, client: Client, make_user: Callable[..., User]) -> Client:
+    client.force_login(make_user(request.param))
+    return client
+
+
+def test_admin_action_queues_a_sync_per_selected_segment(fast_brevo: Any, staff_client: Client) -> None:
+    spain = Segment.objects.create(name="Spain", countries=["ES"])
+    france = Segment.objects.create(name="France", countries=["FR"])
+    SegmentExport.objects.create(segment=france, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
+
+    answer = staff_client.post(
+        "/admin/segments/segment/",
+        {"action": "sync_to_brevo", "_selected_action": [spain.pk, france.pk]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200
+    content = answer.content.decode()
+    assert "Spain: Brevo sync queued" in content
+    assert "France: A Brevo sync of this segment is already running" in content
+    assert SegmentExport.objects.get(segment=spain).status == ExportStatus.PENDING
+
+
+def test_change_form_has_a_sync_button_and_the_export_history(fast_brevo: Any, staff_client: Client) -> None:
+    segment = Segment.objects.create(name="Spain", countries=["ES"])
+    SegmentExport.objects.create(
+        segment=segment, status=ExportStatus.FAILED, error_message="Brevo refused the API key (Key not found)."
+    )
+
+    page = staff_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+
+    assert f'action="/admin/segments/segment/{segment.pk}/sync/"' in page
+    assert "Sync to Brevo" in page
+    assert "Brevo refused the API key (Key not found)." in page
+    assert "Failed" in page
+
+
+def test_sync_button_queues_a_sync(fast_brevo: Any, staff_client: Client) -> None:
+    segment = Segment.objects.create(name="Spain", countries=["ES"])
+    url = f"/admin/segments/segment/{segment.pk}/sync/"
+
+    assert staff_client.get(url).status_code == 405
+    answer = staff_client.post(url)
+
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/admin/segments/segment/{segment.pk}/change/"
+    assert SegmentExport.objects.get(segment=segment).status == ExportStatus.PENDING
+
+
+def test_sync_button_is_refused_to_other_roles(fast_brevo: Any, client: Client, make_user: Callable[..., User]) -> None:
+    segment = Segment.objects.create(name="Spain", countries=["ES"])
+    client.force_login(make_user(Role.STAFF))
+    answer = client.post(f"/admin/segments/segment/{segment.pk}/sync/")
+    assert answer.status_code in (302, 403)
+    assert not SegmentExport.objects.exists()
+
+
+def test_admin_create_with_brevo_down_saves_nothing_and_says_why(
+    fast_brevo: Any, staff_client: Client, settings: Any
+) -> None:
+    settings.BREVO_RETRY_ATTEMPTS = 1
+    fast_brevo.fail_next(5, 503, path_prefix="contacts")
+
+    answer = staff_client.post(
+        "/admin/segments/segment/add/",
+        {"name": "Spain", "description": "", "membership": "ALL", "gender": "", "countries": ["ES"]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200
+    assert "Could not create the segment&#x27;s Brevo list" in answer.content.decode()
+    assert not Segment.objects.exists()
