@@ -8,6 +8,7 @@ from rq import cron
 
 from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog
 from campaigns.tracking import retry_tracking_events
+from segments.jobs import segment_exports_recover_job
 
 # Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
 cron.register(campaigns_watchdog, "default", interval=60)
@@ -17,3 +18,7 @@ cron.register(campaigns_dispatch_due, "default", interval=60)
 # Tracking events stored by the webhook but not processed (Redis or a worker was down), and
 # events that arrived before their batch recorded the message ids.
 cron.register(retry_tracking_events, "default", interval=60)
+
+# Brevo list syncs whose worker died (RUNNING without a heartbeat) are failed, and queued ones
+# whose job vanished with Redis are queued again.
+cron.register(segment_exports_recover_job, "default", interval=60)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Suppression, SuppressionReason, User
 from accounts.tests.factories import UserFactory
 from config.api import UpstreamError
+from segments.jobs import segment_exports_recover_job, segment_sync_job
 from segments.models import BrevoSetting, ExportStatus, Segment, SegmentExport, SegmentListMember
 from segments.services import exports
 from segments.services.exports import (
@@ -541,3 +542,28 @@ def test_segment_deleted_during_a_sync_ends_quietly(fast_brevo: Any, segment: Se
 
     assert not SegmentExport.objects.exists()
     assert fast_brevo.lists == {}
+
+
+def test_jobs_take_ids_and_return_quietly_when_there_is_nothing_to_do(fast_brevo: Any, segment: Segment) -> None:
+    segment_sync_job(123_456)
+    stale = SegmentExport.objects.create(
+        segment=segment, status=ExportStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+
+    segment_exports_recover_job()
+
+    stale.refresh_from_db()
+    assert stale.status == ExportStatus.FAILED
+    segment_sync_job(stale.pk)
+    stale.refresh_from_db()
+    assert stale.status == ExportStatus.FAILED
+    assert fast_brevo.calls() == []
+
+
+def test_recovery_runs_every_minute_from_cron() -> None:
+    from rq import cron
+
+    import config.cron  # noqa: F401  (registers its jobs on import)
+
+    registered = {entry["func"]: entry["interval"] for entry in cron._job_data_registry}
+    assert registered[segment_exports_recover_job] == 60
