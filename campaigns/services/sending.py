@@ -26,7 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -181,6 +181,7 @@ class Batch:
     key: uuid.UUID
     rows: list[LedgerRow]
     first_claimed_at: datetime | None = None
+    claim_seconds: float = 0.0
 
 
 _ROW_FIELDS = ("id", "user_id", "email", "first_name", "last_name")
@@ -196,6 +197,7 @@ def _claim(*, campaign_id: int, after_id: int) -> Batch | None:
     campaign is not SENDING (paused, cancelled: nothing is claimed after that)."""
     key = uuid.uuid4()
     now = timezone.now()
+    started = time.perf_counter()
     with transaction.atomic():
         # The campaign row is updated (locked) first: a pause or cancel committed before this
         # point is seen, and one arriving now waits for this short transaction.
@@ -226,7 +228,10 @@ def _claim(*, campaign_id: int, after_id: int) -> Batch | None:
                 attempts=F("attempts") + 1,
             )
     campaign = Campaign.objects.get(pk=campaign_id)
-    return Batch(campaign=campaign, key=key, rows=_batch_rows(key) if ids else [], first_claimed_at=now)
+    rows = _batch_rows(key) if ids else []
+    return Batch(
+        campaign=campaign, key=key, rows=rows, first_claimed_at=now, claim_seconds=time.perf_counter() - started
+    )
 
 
 def campaign_send_batch(*, campaign_id: int, after_id: int = 0) -> int | None:
@@ -246,6 +251,8 @@ def campaign_send_batch(*, campaign_id: int, after_id: int = 0) -> int | None:
         campaign_finish_if_done(campaign_id=campaign_id)
         return None
     outcome = deliver(batch)
+    outcome.add_time("claim", batch.claim_seconds)
+    logger.info("campaign %s batch %s: %s", campaign_id, batch.key, outcome.describe())
     last_id = batch.rows[-1].id
     if outcome.deferred_for is not None:
         # Rate limited for longer than a job should sleep: this batch, then the chain, resume later.
@@ -317,6 +324,15 @@ class Outcome:
     deferred_for: float | None = None
     # The batch stays claimed (5xx / timeouts beyond the job's tries): the watchdog takes over.
     abandoned: bool = False
+    # Seconds spent per step (claim, build, send, http, ledger): logged per batch, read by bench/.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, step: str, seconds: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + seconds
+
+    def describe(self) -> str:
+        steps = ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in self.timings.items())
+        return f"{self.sent} sent, {self.failed} failed; {steps}"
 
 
 def _address_problem(row: LedgerRow) -> str | None:
@@ -347,12 +363,14 @@ def deliver(batch: Batch) -> Outcome:
     if not sendable:
         return outcome
     batch.rows = sendable
+    started = time.perf_counter()
     content = prepare_content(
         subject=batch.campaign.subject,
         preheader=batch.campaign.preheader,
         body_html=batch.campaign.body_html,
         body_text=batch.campaign.body_text,
     )
+    outcome.add_time("build", time.perf_counter() - started)
     if uses_brevo():
         _deliver_brevo(batch, content, outcome)
     else:
@@ -450,17 +468,28 @@ def _deliver_brevo(batch: Batch, content: PreparedContent, outcome: Outcome) -> 
     waited = 0.0
     backend = get_connection(timeout=settings.CAMPAIGN_SEND_TIMEOUT_SECONDS)
     with backend:
+        # requests measures each round trip to Brevo; the rest of "send" is Anymail's payload.
+        backend.session.hooks["response"].append(  # type: ignore[attr-defined]
+            lambda response, *args, **kwargs: outcome.add_time("http", response.elapsed.total_seconds())
+        )
         while batch.rows:
+            started = time.perf_counter()
             message = _brevo_message(batch.campaign, content, batch.rows, batch.key, backend)
+            sending_at = time.perf_counter()
+            outcome.add_time("build", sending_at - started)
             try:
                 message.send()
             except AnymailRequestsAPIError as error:
                 refusal = _classify(error)
             else:
+                recording_at = time.perf_counter()
+                outcome.add_time("send", recording_at - sending_at)
                 statuses = message.anymail_status.recipients
                 accepted = [(row.id, statuses[row.email].message_id or "") for row in batch.rows]
                 outcome.sent += _record_sent(batch.campaign.pk, batch.key, accepted)
+                outcome.add_time("ledger", time.perf_counter() - recording_at)
                 return
+            outcome.add_time("send", time.perf_counter() - sending_at)
             if refusal.kind == "duplicate":
                 # Brevo already ran this batch (an earlier try's answer was lost) and does not
                 # repeat the message ids: the recipients have it, the ids are unknown.

@@ -28,6 +28,7 @@ import re
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -214,8 +215,13 @@ class FakeBrevo:
     Every read and write of the state below happens under `lock`; tests may take it too.
     """
 
-    def __init__(self, api_key: str = "test-key", host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, api_key: str = "test-key", host: str = "127.0.0.1", port: int = 0, *, counts_only: bool = False
+    ) -> None:
         self.api_key = api_key
+        # For million-recipient benchmarks: keep how many times each address was accepted, not
+        # every message and request body (gigabytes at that scale); `messages` stays empty.
+        self.counts_only = counts_only
         self.host = host
         self.port = port
         self.idempotency_window_seconds: float = IDEMPOTENCY_WINDOW_SECONDS
@@ -275,6 +281,7 @@ class FakeBrevo:
             self.contacts: dict[str, JsonObject] = {}
             self.processes: dict[int, JsonObject] = {}
             self.messages: list[JsonObject] = []
+            self.accepted_counts: Counter[str] = Counter()
             self.requests_log: list[JsonObject] = []
             self.blocked: dict[str, JsonObject] = {}
             self._idempotency: dict[str, float] = {}
@@ -300,6 +307,8 @@ class FakeBrevo:
     def accepted_emails(self) -> list[str]:
         """Recipients of accepted messages in acceptance order; duplicates stay visible."""
         with self.lock:
+            if self.counts_only:
+                return list(self.accepted_counts.elements())
             return [message["to"] for message in self.messages]
 
     # -- seeding -----------------------------------------------------------------------------
@@ -900,6 +909,9 @@ class FakeBrevo:
         for version in versions:
             message_id = self._next_message_id()
             message_ids.append(message_id)
+            if self.counts_only:
+                self.accepted_counts.update(recipient["email"] for recipient in version["to"])
+                continue
             merged_headers = {**headers, **version.get("headers", {})}
             for recipient in version["to"]:
                 self.messages.append(
@@ -1112,7 +1124,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 return Response(400, {"code": "invalid_parameter", "message": "Input must be a json object"})
         with fake.lock:
-            entry["body"] = body
+            entry["body"] = None if fake.counts_only else body
         request = Request(request_no=entry["request_no"], query=parse_qs(raw_query), body=body)
         return fake._handle(method, path, self.headers.get("api-key"), request)
 
@@ -1160,8 +1172,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", default="test-key")
+    parser.add_argument("--counts-only", action="store_true", help="Count accepted addresses, keep no messages.")
     options = parser.parse_args(argv)
-    fake = FakeBrevo(api_key=options.api_key, host=options.host, port=options.port).start()
+    fake = FakeBrevo(
+        api_key=options.api_key, host=options.host, port=options.port, counts_only=options.counts_only
+    ).start()
     print(fake.base_url, flush=True)
     try:
         while True:
