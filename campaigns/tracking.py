@@ -9,7 +9,9 @@ sweep (config/cron.py) catches anything the job missed.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,7 @@ from django.core.checks import CheckMessage, Tags, register
 from django.core.checks import Error as CheckError
 from django.db import transaction
 from redis.exceptions import RedisError
+from rq import Queue
 
 from campaigns.services.tracking import (
     IncomingEvent,
@@ -35,6 +38,12 @@ logger = logging.getLogger(__name__)
 # The expiry only matters if Redis lost the job: the flag then frees itself.
 PROCESSING_QUEUED_KEY = "campaigns:tracking:processing-queued"
 PROCESSING_QUEUED_TTL_SECONDS = 300
+# Each web process asks Redis about the flag at most this often: the round trip cost more CPU
+# than storing the event. An event stored in between is still processed without waiting for the
+# sweep: the job that was queued when the process last asked takes a last look at least this
+# long after it started (see `process_tracking_events`).
+SCHEDULE_INTERVAL_SECONDS = 1.0
+_last_schedule_attempt = -SCHEDULE_INTERVAL_SECONDS
 
 
 def tracking_received(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
@@ -55,26 +64,44 @@ def tracking_received(sender: object, event: AnymailTrackingEvent, esp_name: str
     transaction.on_commit(tracking_processing_schedule)
 
 
+@functools.cache
+def _queue() -> Queue:
+    # One queue, so one Redis connection pool, per process: django_rq builds a new client on
+    # every call, and opening a connection costs more than the rest of the webhook request.
+    return django_rq.get_queue("default", commit_mode="auto")
+
+
 def tracking_processing_schedule() -> None:
     """Enqueue the processing job unless one is already queued; Redis trouble only delays it."""
+    global _last_schedule_attempt
+    now = time.monotonic()
+    if now - _last_schedule_attempt < SCHEDULE_INTERVAL_SECONDS:
+        return
+    _last_schedule_attempt = now
     try:
-        connection = django_rq.get_connection("default")
-        if connection.set(PROCESSING_QUEUED_KEY, "1", nx=True, ex=PROCESSING_QUEUED_TTL_SECONDS):
-            django_rq.get_queue("default", commit_mode="auto").enqueue(process_tracking_events)
+        queue = _queue()
+        if queue.connection.set(PROCESSING_QUEUED_KEY, "1", nx=True, ex=PROCESSING_QUEUED_TTL_SECONDS):
+            queue.enqueue(process_tracking_events)
     except RedisError:
         # The event is stored; the periodic sweep processes it within a minute.
         logger.warning("Could not enqueue tracking processing", exc_info=True)
 
 
 def process_tracking_events() -> None:
-    """Job: process every stored tracking event that is waiting."""
-    django_rq.get_connection("default").delete(PROCESSING_QUEUED_KEY)
+    """Job: process every stored tracking event that is waiting, then look once more a little later."""
+    started = time.monotonic()
+    _queue().connection.delete(PROCESSING_QUEUED_KEY)
     result = tracking_events_process_pending()
+    # A web process that skipped asking Redis did so within SCHEDULE_INTERVAL_SECONDS of asking,
+    # when this job was queued (or already being queued): a look after that interval sees its
+    # events. Later events set the flag again, and the job that queues handles them.
+    time.sleep(max(0.0, started + SCHEDULE_INTERVAL_SECONDS - time.monotonic()))
+    last_look = tracking_events_process_pending()
     logger.info(
         "Tracking events: %d processed, %d unknown message id, %d failed",
-        result.processed,
-        result.unmatched,
-        result.failed,
+        result.processed + last_look.processed,
+        result.unmatched + last_look.unmatched,
+        result.failed + last_look.failed,
     )
 
 

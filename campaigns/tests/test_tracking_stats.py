@@ -9,9 +9,11 @@ import pytest
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_link_clicks, campaign_rates, campaign_stats, campaigns_overview
-from campaigns.tests.test_tracking_webhook import WEBHOOK, _auth, brevo_event
+from campaigns.tests.test_tracking_webhook import WEBHOOK, _auth, _schedule_on_every_event, brevo_event
 
 pytestmark = pytest.mark.django_db
+
+__all__ = ["_schedule_on_every_event"]  # the autouse fixture applies here too
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

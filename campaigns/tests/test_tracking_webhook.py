@@ -59,6 +59,13 @@ def brevo_event(event: str, recipient: CampaignRecipient | None = None, *, at: d
     return payload
 
 
+@pytest.fixture(autouse=True)
+def _schedule_on_every_event(monkeypatch):
+    """Each test's first event must schedule its job whatever the previous test did; the
+    once-a-second throttle has a test of its own."""
+    monkeypatch.setattr(tracking_module, "SCHEDULE_INTERVAL_SECONDS", 0.0)
+
+
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
     def send(payload, *, auth=None):
@@ -160,11 +167,38 @@ def test_event_stored_during_a_run_schedules_the_next_run(post, recipients, run_
     assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 2
 
 
+def test_a_web_process_asks_redis_at_most_once_per_interval_and_the_job_looks_again(
+    post, recipients, run_jobs, monkeypatch
+):
+    monkeypatch.setattr(tracking_module, "SCHEDULE_INTERVAL_SECONDS", 60.0)
+    monkeypatch.setattr(tracking_module, "_last_schedule_attempt", -60.0)
+    waits = []
+
+    def sleep(seconds):
+        # While the job waits for its last look, a third event arrives; this process asked Redis
+        # moments ago, so the event schedules nothing and only the last look can see it.
+        waits.append(seconds)
+        post(brevo_event("delivered", recipients[2]))
+
+    monkeypatch.setattr(tracking_module.time, "sleep", sleep)
+    post(brevo_event("delivered", recipients[0]))
+    post(brevo_event("delivered", recipients[1]))
+    assert _queued() == 1
+
+    run_jobs()
+
+    assert len(waits) == 1
+    assert 59 < waits[0] <= 60
+    assert _queued() == 0
+    assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 3
+    assert set(TrackingEvent.objects.values_list("status", flat=True)) == {TrackingEventStatus.PROCESSED}
+
+
 def test_event_is_kept_when_redis_is_down_and_the_sweep_processes_it(post, recipients, monkeypatch):
-    def broken(*args, **kwargs):
+    def broken():
         raise RedisConnectionError("down")
 
-    monkeypatch.setattr(tracking_module.django_rq, "get_connection", broken)
+    monkeypatch.setattr(tracking_module, "_queue", broken)
 
     response = post(brevo_event("delivered", recipients[0]))
 
