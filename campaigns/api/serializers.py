@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
 from campaigns.models import Campaign, CampaignRecipient
+from campaigns.selectors import campaign_rates
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
 from segments.models import Segment
 
@@ -68,16 +71,27 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
 
 
 class CampaignDetailSerializer(CampaignSerializer):
-    """One campaign with its counts (`stats`): the ledger's by status, then tracking counts."""
+    """One campaign with its counts (`stats`): the ledger's by status, then tracking counts;
+    the `rates` those counts give, and clicks per link (`links`)."""
 
     stats = serializers.SerializerMethodField()
+    rates = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
 
     class Meta(CampaignSerializer.Meta):
-        fields = (*CampaignSerializer.Meta.fields, "stats")
+        fields = (*CampaignSerializer.Meta.fields, "stats", "rates", "links")
         read_only_fields = fields
 
     def get_stats(self, campaign: Campaign) -> dict[str, int]:
         return dict(self.context["stats"])
+
+    @extend_schema_field(CampaignRatesSerializer)
+    def get_rates(self, campaign: Campaign) -> dict[str, float | None]:
+        return campaign_rates(self.context["stats"])
+
+    @extend_schema_field(LinkClicksSerializer(many=True))
+    def get_links(self, campaign: Campaign) -> list[dict[str, Any]]:
+        return list(self.context["links"])
 
 
 class CampaignSendSerializer(serializers.Serializer[Any]):

@@ -1,9 +1,14 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
+from campaigns.api.stats import CampaignsStatsView
 from campaigns.api.views import CampaignViewSet
 
 router = SimpleRouter()
 router.register("", CampaignViewSet, basename="campaign")
 
-urlpatterns: list[URLPattern | URLResolver] = [*router.urls]
+# Before the router's routes, so "stats" is never read as a campaign id.
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("stats/", CampaignsStatsView.as_view(), name="campaign-stats"),
+    *router.urls,
+]

@@ -111,7 +111,11 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         return CampaignSerializer
 
     def _detail(self, campaign: Campaign, *, status_code: int = status.HTTP_200_OK) -> Response:
-        context = {**self.get_serializer_context(), "stats": selectors.campaign_stats(campaign)}
+        context = {
+            **self.get_serializer_context(),
+            "stats": selectors.campaign_stats(campaign),
+            "links": selectors.campaign_link_clicks(campaign=campaign),
+        }
         return Response(CampaignDetailSerializer(campaign, context=context).data, status=status_code)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -249,6 +249,14 @@ def tracking_events_retry() -> ProcessResult:
             return total
 
 
+def tracking_events_reprocess(*, ids: Iterable[int]) -> int:
+    """Put FAILED or UNMATCHED events back in the queue with fresh attempts (staff, after a fix
+    or a late ledger write); returns how many. The caller schedules processing."""
+    return TrackingEvent.objects.filter(
+        pk__in=list(ids), status__in=[TrackingEventStatus.FAILED, TrackingEventStatus.UNMATCHED]
+    ).update(status=TrackingEventStatus.PENDING, attempts=0, error="")
+
+
 def _apply_alone(event_id: int, result: ProcessResult) -> None:
     # Re-read: the failed batch changed the in-memory copy (attempts, status) before it failed.
     event = TrackingEvent.objects.get(pk=event_id)

@@ -1,4 +1,5 @@
-"""Campaign stats from what Brevo reported: counts, rates, the per-link table, the monthly overview."""
+"""Campaign stats from what Brevo reported: counts, rates, the per-link table, the monthly overview,
+through the selectors, the API and the admin (with the event log and the opt-out history)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,20 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    OptOutMethod,
+    RecipientStatus,
+    TrackingEvent,
+    TrackingEventStatus,
+)
 from campaigns.selectors import campaign_link_clicks, campaign_rates, campaign_stats, campaigns_overview
+from campaigns.services.unsubscribe import user_opt_out
 from campaigns.tests.test_tracking_webhook import WEBHOOK, _auth, _schedule_on_every_event, brevo_event
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +194,169 @@ def test_overview_costs_a_fixed_number_of_queries(campaign, make_user, django_as
 
     with django_assert_num_queries(3):
         campaigns_overview()
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+def test_campaign_detail_shows_tracking_counts_rates_and_links(admin_client_api, campaign, make_user, deliver):
+    rows = ledger(campaign, make_user, 4)
+    deliver(
+        *[brevo_event("delivered", row) for row in rows],
+        brevo_event("unique_opened", rows[0]),
+        brevo_event("click", rows[1], link="https://example.com/a"),
+    )
+
+    response = admin_client_api.get(f"/api/campaigns/{campaign.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["stats"]["sent"], body["stats"]["delivered"], body["stats"]["opened"], body["stats"]["clicked"]) == (
+        4,
+        4,
+        2,
+        1,
+    )
+    assert body["rates"]["open_rate"] == 0.5
+    assert body["rates"]["click_rate"] == 0.25
+    assert body["links"] == [{"link": "https://example.com/a", "clicks": 1, "unique_clicks": 1}]
+
+
+def test_stats_endpoint_counts_this_months_campaigns(admin_client_api, admin_user, make_user, deliver):
+    now = Campaign.objects.create(
+        subject="Now",
+        body_html="<p>x</p>",
+        status=CampaignStatus.SENT,
+        created_by=admin_user,
+        started_at=timezone.now(),
+    )
+    rows = ledger(now, make_user, 3)
+    deliver(*[brevo_event("delivered", row) for row in rows], brevo_event("unsubscribe", rows[0]))
+
+    body = admin_client_api.get("/api/campaigns/stats/").json()
+
+    assert body["months"] == 12
+    current = body["monthly"][-1]
+    assert (current["campaigns"], current["sent"], current["delivered"], current["unsubscribed"]) == (1, 3, 3, 1)
+    assert current["unsubscribe_rate"] == round(1 / 3, 4)
+    assert body["totals"]["delivered"] == 3
+
+
+@pytest.mark.parametrize("months", ["0", "37", "many"])
+def test_stats_endpoint_refuses_bad_months_naming_the_field(admin_client_api, months):
+    response = admin_client_api.get("/api/campaigns/stats/", {"months": months})
+
+    assert response.status_code == 400
+    assert "months" in response.json()
+
+
+def test_stats_endpoint_needs_the_campaign_role(api_client, manager_user):
+    assert api_client.get("/api/campaigns/stats/").status_code == 401
+    api_client.force_authenticate(manager_user)
+    assert api_client.get("/api/campaigns/stats/").status_code == 403
+
+
+def test_stats_route_is_not_read_as_a_campaign_id(admin_client_api):
+    assert admin_client_api.get("/api/campaigns/stats/").status_code == 200
+    assert admin_client_api.get("/api/campaigns/999999/").status_code == 404
+
+
+def test_openapi_schema_describes_the_stats_endpoint(admin_client_api):
+    schema = admin_client_api.get("/api/schema/", {"format": "json"}).json()
+
+    operation = schema["paths"]["/api/campaigns/stats/"]["get"]
+    assert set(operation["responses"]) == {"200", "400", "401", "403"}
+    detail = schema["components"]["schemas"]["CampaignDetail"]["properties"]
+    assert {"rates", "links"} <= set(detail)
+
+
+# --- the admin ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def test_campaign_page_shows_results_rates_and_links(admin_client, campaign, make_user, deliver):
+    campaign.audience_frozen_at = timezone.now()
+    campaign.save(update_fields=["audience_frozen_at"])
+    rows = ledger(campaign, make_user, 4)
+    deliver(
+        *[brevo_event("delivered", row) for row in rows],
+        brevo_event("unique_opened", rows[0]),
+        brevo_event("click", rows[0], link="https://example.com/offer"),
+        brevo_event("hard_bounce", rows[3]),
+    )
+
+    response = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<td id="result-delivered">4 <span class="quiet">(100 %)</span></td>' in page
+    assert '<td id="result-opened">1 <span class="quiet">(25 %)</span></td>' in page
+    assert '<td id="result-bounced">1</td>' in page
+    assert "<td>https://example.com/offer</td><td>1</td><td>1</td>" in page
+
+
+def test_event_log_reports_unknown_message_ids_and_filters_them(admin_client, campaign, make_user, deliver):
+    rows = ledger(campaign, make_user, 1)
+    deliver(brevo_event("delivered", rows[0]), brevo_event("delivered", None))
+
+    response = admin_client.get(reverse("admin:campaigns_trackingevent_changelist"), {"status__exact": "UNMATCHED"})
+
+    page = response.content.decode()
+    assert "1 event(s) name a message id no recipient has" in page
+    assert "nobody@example.com" in page
+    assert rows[0].email not in page
+
+
+def test_process_again_queues_unmatched_events_with_fresh_attempts(
+    admin_client, campaign, make_user, deliver, run_jobs, django_capture_on_commit_callbacks
+):
+    rows = ledger(campaign, make_user, 1)
+    real_id = rows[0].message_id
+    rows[0].message_id = ""
+    rows[0].save(update_fields=["message_id"])
+    deliver(brevo_event("delivered", rows[0], **{"message-id": real_id}))
+    event = TrackingEvent.objects.get()
+    assert event.status == TrackingEventStatus.UNMATCHED
+    rows[0].message_id = real_id
+    rows[0].save(update_fields=["message_id"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:campaigns_trackingevent_changelist"),
+            {"action": "process_again", "_selected_action": [event.pk]},
+            follow=True,
+        )
+    run_jobs()
+
+    assert "1 event(s) queued for processing again." in response.content.decode()
+    event.refresh_from_db()
+    assert (event.status, event.attempts, event.recipient_id) == (TrackingEventStatus.PROCESSED, 1, rows[0].pk)
+
+
+def test_event_log_is_read_only(admin_client, campaign, make_user, deliver):
+    deliver(brevo_event("delivered", ledger(campaign, make_user, 1)[0]))
+    event = TrackingEvent.objects.get()
+
+    assert admin_client.get(reverse("admin:campaigns_trackingevent_add")).status_code == 403
+    admin_client.post(reverse("admin:campaigns_trackingevent_change", args=[event.pk]), {"status": "FAILED"})
+    event.refresh_from_db()
+    assert event.status == TrackingEventStatus.PROCESSED
+
+
+def test_opt_out_history_lists_method_and_campaign(admin_client, campaign, make_user):
+    user = make_user(email="leaver@example.com")
+    user_opt_out(user=user, method=OptOutMethod.ONE_CLICK, campaign=campaign)
+
+    response = admin_client.get(
+        reverse("admin:campaigns_subscriptionchange_changelist"), {"method__exact": "ONE_CLICK"}
+    )
+
+    page = response.content.decode()
+    assert "leaver@example.com" in page
+    assert "One-click (mail client)" in page
+    assert campaign.subject in page
