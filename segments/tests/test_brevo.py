@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from typing import Any
@@ -13,6 +14,7 @@ from segments.brevo import (
     BrevoClient,
     BrevoError,
     BrevoNotConfiguredError,
+    ImportBatch,
     ImportContact,
     brevo_client,
     brevo_sms,
@@ -167,10 +169,9 @@ def test_import_then_process(brevo: Any, client: BrevoClient) -> None:
     folder_id = client.folder_create(name="Segments")
     list_id = client.list_create(name="London", folder_id=folder_id)
     brevo.set_process_delay(1)
-    process_id = client.contacts_import(
-        list_id=list_id,
-        contacts=[ImportContact(email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "+447700900123"})],
-    )
+    batch = ImportBatch(list_id=list_id)
+    assert batch.add(ImportContact(email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "+447700900123"}))
+    process_id = client.contacts_import(batch=batch)
     assert client.process_get(process_id=process_id)["status"] == "queued"
     assert client.process_get(process_id=process_id)["status"] == "completed"
     assert brevo.lists[list_id]["members"] == {"ann@example.com"}
@@ -179,10 +180,22 @@ def test_import_then_process(brevo: Any, client: BrevoClient) -> None:
     assert body["updateExistingContacts"] is True
 
 
-def test_import_refuses_a_body_over_the_chunk_limit_before_sending(brevo: Any, client: BrevoClient) -> None:
-    big = [ImportContact(email=f"user{i}@example.com", attributes={"FIRSTNAME": "x" * 100}) for i in range(80_000)]
-    with pytest.raises(ValueError, match=str(MAX_IMPORT_BODY_BYTES)):
-        client.contacts_import(list_id=1, contacts=big)
+def test_import_batch_stops_at_its_byte_or_contact_limit(brevo: Any, client: BrevoClient) -> None:
+    contact = ImportContact(email="ann@example.com", attributes={"FIRSTNAME": "x" * 100})
+    by_size = ImportBatch(list_id=1)
+    while by_size.add(contact):
+        pass
+    assert len(by_size.body()) == by_size.size <= MAX_IMPORT_BODY_BYTES
+    assert by_size.size + len(contact.encoded()) + 1 > MAX_IMPORT_BODY_BYTES
+    first = json.loads(by_size.body())["jsonBody"][0]
+    assert first == {"email": "ann@example.com", "attributes": {"FIRSTNAME": "x" * 100}}
+
+    by_count = ImportBatch(list_id=1, max_contacts=3)
+    assert [by_count.add(contact) for _ in range(4)] == [True, True, True, False]
+    assert len(by_count) == 3
+
+    with pytest.raises(ValueError, match="at least one contact"):
+        client.contacts_import(batch=ImportBatch(list_id=1))
     assert brevo.calls() == []
 
 
