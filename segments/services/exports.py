@@ -64,8 +64,8 @@ IMPORT_CHUNK_MAX_CONTACTS = 50_000
 # Member rows written per statement after Brevo confirmed an import.
 MEMBER_WRITE_BATCH = 10_000
 
-# Member rows changed since PostgreSQL last analyzed the table beyond which a sync analyzes it
-# first (and beyond 10% of the table): see _refresh_member_statistics.
+# A sync ANALYZEs SegmentListMember once more rows than this (and than 10% of the table) changed
+# since PostgreSQL last analyzed it: see _refresh_member_statistics.
 STATISTICS_STALE_ROWS = 1000
 
 # Import processes are polled with doubling delays from BREVO_PROCESS_POLL_DELAY (seconds) up to
