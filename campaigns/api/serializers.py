@@ -11,6 +11,7 @@ from accounts.models import User
 from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.selectors import campaign_rates
+from campaigns.services.lifecycle import EDITABLE_FIELDS
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
 from segments.models import Segment
 
@@ -22,17 +23,7 @@ class CampaignInputSerializer(serializers.ModelSerializer[Campaign]):
 
     class Meta:
         model = Campaign
-        fields = (
-            "subject",
-            "preheader",
-            "body_html",
-            "body_text",
-            "from_email",
-            "from_name",
-            "reply_to",
-            "target_segment",
-            "segment",
-        )
+        fields = EDITABLE_FIELDS
         extra_kwargs = {"body_html": {"trim_whitespace": False}, "body_text": {"trim_whitespace": False}}
 
 
@@ -46,15 +37,7 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
         model = Campaign
         fields: tuple[str, ...] = (
             "id",
-            "subject",
-            "preheader",
-            "body_html",
-            "body_text",
-            "from_email",
-            "from_name",
-            "reply_to",
-            "target_segment",
-            "segment",
+            *EDITABLE_FIELDS,
             "segment_name",
             "status",
             "status_reason",
