@@ -1,3 +1,4 @@
+from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,6 +15,7 @@ urlpatterns = [
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    path("anymail/", include("anymail.urls")),
+    # Only Brevo's tracking webhook: the other ESPs' and inbound views Anymail ships stay unrouted.
+    path("anymail/brevo/tracking/", BrevoTrackingWebhookView.as_view(), name="brevo_tracking_webhook"),
     path("", include("campaigns.urls")),
 ]
