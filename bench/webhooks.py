@@ -42,6 +42,7 @@ SECRET = "hook:secret"  # noqa: S105 - the benchmark's own throwaway webhook sec
 WEBHOOK_PATH = "/anymail/brevo/tracking/"
 T0_MS = 1_795_000_000_000  # a fixed base time (November 2026) so runs are reproducible
 LINKS = [f"https://example.com/offer/{number}" for number in range(8)]
+FLOOR_REQUESTS = 10_000
 
 
 def free_port() -> int:
@@ -242,6 +243,13 @@ def main() -> None:
         wait_for_port(web_port)
         time.sleep(2)  # let every worker finish importing before the clock starts
 
+        # The ceiling: HEAD on the same URL runs Django, the middleware and Anymail's view, but
+        # no auth check, no signal, no database and no Redis.
+        floor = [f"HEAD {WEBHOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{web_port}\r\n\r\n".encode()] * FLOOR_REQUESTS
+        started = time.monotonic()
+        floor_statuses = asyncio.run(post_all(floor, port=web_port, concurrency=args.concurrency))
+        floor_rate = FLOOR_REQUESTS / (time.monotonic() - started)
+
         started = time.monotonic()
         statuses = asyncio.run(post_all(requests, port=web_port, concurrency=args.concurrency))
         posted_seconds = time.monotonic() - started
@@ -283,6 +291,9 @@ def main() -> None:
         f"- {args.events:,} webhook POSTs ({unique_count:,} unique events, {args.events - unique_count:,} repeats, "
         f"{unknown_unique:,} unknown message ids) from {args.concurrency} connections: "
         f"**{posted_seconds:.1f} s, {rate:,.0f} events/s stored** (answers: {dict(statuses)})",
+        f"- the same server answers {FLOOR_REQUESTS:,} HEAD requests on the webhook URL (Django, middleware, "
+        f"Anymail's view; no auth, signal, database or Redis) at {floor_rate:,.0f} requests/s "
+        f"({dict(floor_statuses)}): the framework's ceiling here",
         f"- stored when the last answer arrived: {stored_at_end_of_posting:,}; then one RQ worker (started after "
         f"the last POST, worker start-up included) processed them all in {processed_seconds:.1f} s "
         f"({unique_count / processed_seconds:,.0f} events/s)",
