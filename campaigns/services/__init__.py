@@ -27,9 +27,17 @@ from campaigns.services.tracking import (
     tracking_event_store,
     tracking_events_process,
     tracking_events_process_pending,
+    tracking_events_reprocess,
     tracking_events_retry,
 )
-from campaigns.services.unsubscribe import suppression_add, suppression_for, user_opt_in, user_opt_out
+from campaigns.services.unsubscribe import (
+    ledger_drop_unreachable,
+    suppression_add,
+    suppression_for,
+    suppressions_import,
+    user_opt_in,
+    user_opt_out,
+)
 
 __all__ = [
     "campaign_cancel",
@@ -50,12 +58,15 @@ __all__ = [
     "campaign_update",
     "campaigns_dispatch_due",
     "campaigns_watchdog",
+    "ledger_drop_unreachable",
     "ledger_insert_audience",
     "suppression_add",
     "suppression_for",
+    "suppressions_import",
     "tracking_event_store",
     "tracking_events_process",
     "tracking_events_process_pending",
+    "tracking_events_reprocess",
     "tracking_events_retry",
     "user_opt_in",
     "user_opt_out",
