@@ -13,7 +13,8 @@ The same parsed content is produced in two shapes:
 - for the local outbox (and previews), the values are substituted here, HTML-escaped in HTML.
 
 Either way the HTML is CSS-inlined once per campaign and a plain-text part goes with it.
-`recipient_personalisation` is the one function that decides a recipient's params and headers.
+`recipient_personalisation` (one recipient) and `recipients_personalisation` (a batch) are the
+one place that decides a recipient's params and headers.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import NamedTuple
 
 import css_inline
 
-from campaigns.unsubscribe import unsubscribe_url, with_unsubscribe_footer
+from campaigns.unsubscribe import unsubscribe_urls, with_unsubscribe_footer
 from config.api import InvalidInputError
 
 PLACEHOLDER_NAMES = ("first_name", "last_name", "email", "unsubscribe_url")
@@ -133,20 +135,44 @@ class Personalisation:
     headers: dict[str, str]
 
 
+class Recipient(NamedTuple):
+    """Who one message is for, as `recipients_personalisation` needs it."""
+
+    user_id: int
+    email: str
+    first_name: str
+    last_name: str
+
+
 def recipient_personalisation(
     *, campaign_id: int | None, user_id: int, email: str, first_name: str, last_name: str
 ) -> Personalisation:
     """THE function deciding a recipient's params and headers: Brevo batches, the local outbox,
     previews and test sends all call it (with sample data for the last two)."""
-    link = unsubscribe_url(user_id=user_id, campaign_id=campaign_id)
-    return Personalisation(
-        params={"first_name": first_name, "last_name": last_name, "email": email, "unsubscribe_url": link},
-        headers={
-            # RFC 2369 / RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
-            "List-Unsubscribe": f"<{link}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    )
+    recipient = Recipient(user_id=user_id, email=email, first_name=first_name, last_name=last_name)
+    return recipients_personalisation(campaign_id=campaign_id, recipients=[recipient])[0]
+
+
+def recipients_personalisation(*, campaign_id: int | None, recipients: Sequence[Recipient]) -> list[Personalisation]:
+    """`recipient_personalisation` for each of `recipients` of one campaign, in order (a batch
+    signs its unsubscribe links in one call)."""
+    links = unsubscribe_urls(user_ids=[recipient.user_id for recipient in recipients], campaign_id=campaign_id)
+    return [
+        Personalisation(
+            params={
+                "first_name": recipient.first_name,
+                "last_name": recipient.last_name,
+                "email": recipient.email,
+                "unsubscribe_url": link,
+            },
+            headers={
+                # RFC 2369 / RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
+                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+        for recipient, link in zip(recipients, links, strict=True)
+    ]
 
 
 # --- Preparing a campaign once, rendering it many times --------------------------------------
