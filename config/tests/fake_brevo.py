@@ -276,6 +276,9 @@ class FakeBrevo:
     def reset(self) -> None:
         """Forget all state and faults (message ids keep counting, see __init__)."""
         with self.lock:
+            # Requests still sleeping on an injected delay belong to the previous test: they
+            # must not land in the fresh state (see _serve).
+            self.generation = getattr(self, "generation", 0) + 1
             self.folders: dict[int, JsonObject] = {}
             self.lists: dict[int, JsonObject] = {}
             self.contacts: dict[str, JsonObject] = {}
@@ -1063,10 +1066,14 @@ class _Handler(BaseHTTPRequestHandler):
         fake: FakeBrevo = self.server.fake  # type: ignore[attr-defined]
         url = urlsplit(self.path)
         path = url.path
+        generation = fake.generation
         entry, fault = fake._begin(method, path)
         raw, too_large = self._read_body()
         if fault is not None:
             fake._sleep(fault.delay)
+            if fake.generation != generation:
+                self._drop()
+                return
             with fake.lock:
                 entry["fault"] = fault.label
             if fault.drop:

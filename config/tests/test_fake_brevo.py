@@ -757,6 +757,17 @@ def test_slow_answer_times_out_the_client_yet_is_processed(fake: FakeBrevo, brev
     assert fake.accepted_emails() == ["ann@example.com"]
 
 
+def test_a_slow_request_from_before_a_reset_leaves_the_fresh_state_alone(fake: FakeBrevo, brevo: Client) -> None:
+    fake.fail_next(1, status=None, delay=0.5)
+    with pytest.raises(requests.ReadTimeout):
+        brevo("POST", "smtp/email", email_body(), timeout=0.1)
+
+    fake.reset()
+    time.sleep(0.8)
+
+    assert fake.messages == []
+
+
 def test_slow_error_waits_then_fails(fake: FakeBrevo, brevo: Client) -> None:
     fake.fail_next(1, 502, delay=0.2)
 
