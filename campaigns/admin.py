@@ -28,12 +28,11 @@ from campaigns.content import validate_campaign_content
 from campaigns.models import (
     Campaign,
     CampaignRecipient,
-    CampaignStatus,
     SubscriptionChange,
     TrackingEvent,
     TrackingEventStatus,
 )
-from campaigns.services.lifecycle import EDITABLE_FIELDS
+from campaigns.services.lifecycle import EDITABLE_FIELDS, campaign_action_allowed
 from campaigns.services.tracking import tracking_events_reprocess
 from campaigns.tracking import process_tracking_events
 from config.api import DomainError, InvalidInputError
@@ -111,12 +110,13 @@ class CampaignAdmin(admin.ModelAdmin):
         return f"{campaign.recipient_count:,} / {campaign.recipients_total:,}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
-        if obj is not None and obj.status != CampaignStatus.DRAFT:
+        if obj is not None and not campaign_action_allowed(campaign=obj, action="edit"):
             return (*EDITABLE_FIELDS, *self.readonly_fields)
         return self.readonly_fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
-        return super().has_delete_permission(request, obj) and (obj is None or obj.status == CampaignStatus.DRAFT)
+        deletable = obj is None or campaign_action_allowed(campaign=obj, action="delete")
+        return deletable and super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
@@ -254,12 +254,8 @@ class CampaignAdmin(admin.ModelAdmin):
             "recipients_url": reverse("admin:campaigns_campaignrecipient_changelist")
             + f"?campaign__id__exact={campaign.pk}",
             "actions": {
-                "send": campaign.status == CampaignStatus.DRAFT,
-                "schedule": campaign.status == CampaignStatus.DRAFT,
-                "unschedule": campaign.status == CampaignStatus.SCHEDULED,
-                "pause": campaign.status == CampaignStatus.SENDING,
-                "resume": campaign.status == CampaignStatus.PAUSED,
-                "cancel": campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED),
+                action: campaign_action_allowed(campaign=campaign, action=action)
+                for action in ("send", "schedule", "unschedule", "pause", "resume", "cancel")
             },
             "now": timezone.localtime(),
         }

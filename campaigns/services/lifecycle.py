@@ -8,7 +8,7 @@ Work for the queue is enqueued when the transaction commits (django-rq's default
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,11 +48,28 @@ def _conflict(campaign_id: int, action: str) -> StateConflictError:
     return StateConflictError(f"Cannot {action} a campaign that is {label} ({current}).", extra={"status": current})
 
 
-def _transition(
-    campaign: Campaign, *, allowed: Iterable[str], action: str, changes: Mapping[str, Any], extra: Q | None = None
-) -> Campaign:
-    """Apply `changes` only if the campaign is in one of `allowed` (decided by the database)."""
-    rows = Campaign.objects.filter(pk=campaign.pk, status__in=list(allowed))
+# The state machine: which statuses each staff action starts from. The services enforce it (in
+# the database) and the admin reads it to offer only the buttons that can succeed.
+ACTION_FROM_STATUSES: dict[str, tuple[str, ...]] = {
+    "edit": (CampaignStatus.DRAFT,),
+    "delete": (CampaignStatus.DRAFT,),
+    "send": (CampaignStatus.DRAFT,),
+    "schedule": (CampaignStatus.DRAFT,),
+    "unschedule": (CampaignStatus.SCHEDULED,),
+    "pause": (CampaignStatus.SENDING,),
+    "resume": (CampaignStatus.PAUSED,),
+    "cancel": (CampaignStatus.SENDING, CampaignStatus.PAUSED),
+}
+
+
+def campaign_action_allowed(*, campaign: Campaign, action: str) -> bool:
+    """Whether `action` may start from the campaign's current status."""
+    return campaign.status in ACTION_FROM_STATUSES[action]
+
+
+def _transition(campaign: Campaign, *, action: str, changes: Mapping[str, Any], extra: Q | None = None) -> Campaign:
+    """Apply `changes` only if `action` may start from the campaign's status (decided by the database)."""
+    rows = Campaign.objects.filter(pk=campaign.pk, status__in=ACTION_FROM_STATUSES[action])
     if extra is not None:
         rows = rows.filter(extra)
     if not rows.update(**changes, updated_at=timezone.now()):
@@ -115,12 +132,12 @@ def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campai
         raise InvalidInputError(f"Not editable: {', '.join(sorted(unknown))}.")
     merged = {name: getattr(campaign, name) for name in EDITABLE_FIELDS} | dict(changes)
     _check_content(merged)
-    return _transition(campaign, allowed=[CampaignStatus.DRAFT], action="edit", changes=changes)
+    return _transition(campaign, action="edit", changes=changes)
 
 
 def campaign_delete(*, campaign: Campaign) -> None:
     """Delete a DRAFT (409 once it was scheduled or sent: its history stays)."""
-    deleted, _ = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).delete()
+    deleted, _ = Campaign.objects.filter(pk=campaign.pk, status__in=ACTION_FROM_STATUSES["delete"]).delete()
     if not deleted:
         raise _conflict(campaign.pk, "delete")
 
@@ -140,7 +157,6 @@ def campaign_send(*, campaign: Campaign, by: User, scheduled_at: datetime | None
             raise InvalidInputError("The scheduled time must be in the future.", field="scheduled_at")
         campaign = _transition(
             campaign,
-            allowed=[CampaignStatus.DRAFT],
             action="schedule",
             changes={"status": CampaignStatus.SCHEDULED, "scheduled_at": scheduled_at},
         )
@@ -156,7 +172,6 @@ def campaign_send(*, campaign: Campaign, by: User, scheduled_at: datetime | None
         raise InvalidInputError("Nobody in this audience can be emailed.", field="segment")
     campaign = _transition(
         campaign,
-        allowed=[CampaignStatus.DRAFT],
         action="send",
         changes={"status": CampaignStatus.SENDING, "started_at": now, "scheduled_at": None, "last_claim_at": now},
     )
@@ -168,7 +183,6 @@ def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     """SCHEDULED -> DRAFT; the pending RQ job finds nothing due and does nothing."""
     return _transition(
         campaign,
-        allowed=[CampaignStatus.SCHEDULED],
         action="unschedule",
         changes={"status": CampaignStatus.DRAFT, "scheduled_at": None},
     )
@@ -195,9 +209,7 @@ def campaigns_dispatch_due(*, now: datetime | None = None) -> list[int]:
 
 def campaign_pause(*, campaign: Campaign) -> Campaign:
     """SENDING -> PAUSED: no batch is claimed after this; a batch already in flight completes."""
-    return _transition(
-        campaign, allowed=[CampaignStatus.SENDING], action="pause", changes={"status": CampaignStatus.PAUSED}
-    )
+    return _transition(campaign, action="pause", changes={"status": CampaignStatus.PAUSED})
 
 
 @transaction.atomic
@@ -205,7 +217,6 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
     """PAUSED -> SENDING, and the batch chains start again."""
     campaign = _transition(
         campaign,
-        allowed=[CampaignStatus.PAUSED],
         action="resume",
         changes={"status": CampaignStatus.SENDING, "last_claim_at": timezone.now()},
     )
@@ -218,7 +229,6 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     """SENDING / PAUSED -> CANCELLED; recipients still pending are never sent (CANCELLED)."""
     campaign = _transition(
         campaign,
-        allowed=[CampaignStatus.SENDING, CampaignStatus.PAUSED],
         action="cancel",
         changes={"status": CampaignStatus.CANCELLED},
     )
