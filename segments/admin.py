@@ -14,7 +14,7 @@ from campaigns.models import Campaign
 from config.api import DomainError, UpstreamError
 from segments import services
 from segments.forms import SegmentAdminForm
-from segments.models import Segment, SegmentExport
+from segments.models import EXPORT_REPORT_FIELDS, Segment, SegmentExport
 from segments.selectors import Criteria, PreviewCursor, criteria_counts, preview_page
 from segments.services.segments import CAMPAIGN_STATUSES_USING_SEGMENT
 
@@ -41,18 +41,7 @@ class SegmentExportInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ("-created_at", "-id")
-    fields = readonly_fields = (
-        "status",
-        "users_count",
-        "added_count",
-        "removed_count",
-        "error_message",
-        "exported_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "full",
-    )
+    fields = readonly_fields = EXPORT_REPORT_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SegmentExport]:
         return super().get_queryset(request).select_related("exported_by")

@@ -68,6 +68,21 @@ class ExportStatus(models.TextChoices):
     FAILED = "FAILED", "Failed"
 
 
+# What a sync reports, in the order staff read it: the admin's history and the API show the same.
+EXPORT_REPORT_FIELDS = (
+    "status",
+    "users_count",
+    "added_count",
+    "removed_count",
+    "error_message",
+    "exported_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "full",
+)
+
+
 class SegmentExport(models.Model):
     """One sync of a segment to its Brevo list, with what it changed."""
 

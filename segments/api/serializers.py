@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Gender, User
-from segments.models import Membership, Segment, SegmentExport
+from segments.models import EXPORT_REPORT_FIELDS, Membership, Segment, SegmentExport
 from segments.selectors import Criteria
 
 _CRITERIA_FIELDS = (
@@ -78,19 +78,7 @@ class SegmentExportSerializer(serializers.ModelSerializer[SegmentExport]):
 
     class Meta:
         model = SegmentExport
-        fields = (
-            "id",
-            "status",
-            "users_count",
-            "added_count",
-            "removed_count",
-            "error_message",
-            "exported_by",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "full",
-        )
+        fields = ("id", *EXPORT_REPORT_FIELDS)
         read_only_fields = fields
 
 
