@@ -35,7 +35,7 @@ from campaigns.models import (
 from campaigns.services.lifecycle import EDITABLE_FIELDS, campaign_action_allowed
 from campaigns.services.tracking import tracking_events_reprocess
 from campaigns.tracking import process_tracking_events
-from config.api import DomainError, InvalidInputError
+from core.errors import DomainError, InvalidInputError
 
 
 class CampaignAdminForm(forms.ModelForm):

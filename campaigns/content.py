@@ -30,7 +30,7 @@ from typing import NamedTuple
 import css_inline
 
 from campaigns.unsubscribe import unsubscribe_urls, with_unsubscribe_footer
-from config.api import InvalidInputError
+from core.errors import InvalidInputError
 
 PLACEHOLDER_NAMES = ("first_name", "last_name", "email", "unsubscribe_url")
 ALLOWED_SYNTAX = ", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDER_NAMES)

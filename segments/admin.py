@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 
 from campaigns.models import Campaign
-from config.api import DomainError, UpstreamError
+from core.errors import DomainError, UpstreamError
 from segments import services
 from segments.forms import SegmentAdminForm
 from segments.models import EXPORT_REPORT_FIELDS, Segment, SegmentExport

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
 from accounts.models import Gender
-from config.api import InvalidInputError
+from core.errors import InvalidInputError
 from segments import services
 from segments.countries import COUNTRIES
 from segments.models import Segment

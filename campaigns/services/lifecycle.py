@@ -22,7 +22,7 @@ from accounts.models import User
 from campaigns.content import validate_campaign_content
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience
-from config.api import InvalidInputError, StateConflictError
+from core.errors import InvalidInputError, StateConflictError
 from segments.models import Membership, Segment
 
 # Fields staff may set; every other column is the pipeline's.

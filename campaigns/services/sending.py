@@ -50,7 +50,7 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Recipi
 from campaigns.selectors import campaign_audience
 from campaigns.services.lifecycle import campaign_fail
 from campaigns.services.unsubscribe import DROPPED_AT_CLAIM, ledger_drop_unreachable
-from config.api import InvalidInputError, UpstreamError
+from core.errors import InvalidInputError, UpstreamError
 from segments.selectors import reachable_users
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.content import Placeholder, html_to_text, parse, prepare_content, recipient_personalisation
-from config.api import InvalidInputError
+from core.errors import InvalidInputError
 
 
 def test_parse_reads_the_four_placeholders_and_defaults():

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from accounts.api.permissions import CanManageSegments
-from config.api import InvalidInputError
+from core.errors import InvalidInputError
 from segments import services
 from segments.api.filters import SegmentFilter
 from segments.api.serializers import (

@@ -29,7 +29,7 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 
 from accounts.models import User
-from config.api import StateConflictError, UpstreamError
+from core.errors import StateConflictError, UpstreamError
 from segments.brevo import (
     MAX_EMAILS_PER_LIST_CHANGE,
     MAX_IMPORT_BODY_BYTES,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Gender, PartnershipStatus, Property, Role, User
 from campaigns.models import Campaign, CampaignStatus
-from config.api import InvalidInputError, StateConflictError
+from core.errors import InvalidInputError, StateConflictError
 from segments.countries import COUNTRY_CODES
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, criteria_counts

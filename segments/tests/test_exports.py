@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Suppression, SuppressionReason, User
 from accounts.tests.factories import UserFactory
-from config.api import UpstreamError
+from core.errors import UpstreamError
 from segments.jobs import segment_exports_recover_job, segment_sync_job
 from segments.models import BrevoSetting, ExportStatus, Segment, SegmentExport, SegmentListMember
 from segments.services import exports

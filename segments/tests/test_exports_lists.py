@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from config.api import UpstreamError
+from core.errors import UpstreamError
 from segments import services
 from segments.models import BrevoSetting, Segment
 from segments.selectors import Criteria

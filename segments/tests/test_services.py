@@ -5,7 +5,7 @@ import pytest
 from accounts.models import Gender, PartnershipStatus, Role
 from accounts.tests.factories import EnrollmentFactory, PropertyFactory, UserFactory
 from campaigns.models import Campaign, CampaignStatus
-from config.api import InvalidInputError, StateConflictError
+from core.errors import InvalidInputError, StateConflictError
 from segments.models import Membership, Segment
 from segments.selectors import Criteria
 from segments.services import criteria_validate, segment_counts_refresh, segment_create, segment_delete, segment_update

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_resend
-from config.api import StateConflictError
+from core.errors import StateConflictError
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.api import DomainError
+from core.errors import DomainError
 from segments.models import ExportStatus, Segment, SegmentExport
 from segments.services import SegmentSyncInProgressError, segment_sync_run, segment_sync_start
 from segments.services.exports import SyncProgress
