@@ -143,7 +143,7 @@ def main() -> None:
     from django.db import connection
 
     from accounts.models import User
-    from segments.brevo import brevo_client
+    from brevo import brevo_client
     from segments.models import Segment
 
     call_command("migrate", verbosity=0)
@@ -157,9 +157,9 @@ def main() -> None:
         settings.BREVO_API_KEY = API_KEY
         settings.BREVO_API_URL = base_url
         counter = CallCounter()
-        logging.getLogger("segments.brevo").addHandler(counter)
-        logging.getLogger("segments.brevo").setLevel(logging.INFO)
-        logging.getLogger("segments.brevo").propagate = False
+        logging.getLogger("brevo.contacts").addHandler(counter)
+        logging.getLogger("brevo.contacts").setLevel(logging.INFO)
+        logging.getLogger("brevo.contacts").propagate = False
 
         started = time.perf_counter()
         insert_users(options.users)

@@ -45,6 +45,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import User
+from brevo import brevo_configured, send_refusal
 from campaigns.content import Personalisation, PreparedContent, Recipient, prepare_content, recipients_personalisation
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience
@@ -55,7 +56,6 @@ from segments.selectors import reachable_users
 
 logger = logging.getLogger(__name__)
 
-BREVO_BACKEND = "anymail.backends.brevo.EmailBackend"
 # Back-off between tries of one batch: 0.5 s, 1 s, 2 s ... with jitter, at most 8 s.
 RETRY_BACKOFF_SECONDS = 0.5
 RETRY_BACKOFF_MAX_SECONDS = 8.0
@@ -66,12 +66,6 @@ MAX_TEST_RECIPIENTS = 10
 # Brevo's own check is this simple (one "@", a dot in the domain); Django's validator alone
 # would let `user@localhost` through and Brevo would then refuse the whole batch.
 _BREVO_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_VERSION_INDEX = re.compile(r"messageVersions\[(\d+)\]")
-
-
-def uses_brevo() -> bool:
-    """True when mail goes through Anymail's Brevo backend (BREVO_API_KEY set)."""
-    return bool(settings.EMAIL_BACKEND == BREVO_BACKEND)
 
 
 def _enqueue(function: str, *args: object, delay: float = 0.0) -> None:
@@ -348,7 +342,7 @@ def campaign_retry_batch(*, campaign_id: int, batch_key: uuid.UUID, continue_cha
     )["first"]
     handled = 0
     if first_claimed is not None:
-        if not uses_brevo() or first_claimed < timezone.now() - _window():
+        if not brevo_configured() or first_claimed < timezone.now() - _window():
             handled = _mark_unknown(CampaignRecipient.objects.filter(batch_key=batch_key))
         else:
             CampaignRecipient.objects.filter(batch_key=batch_key, status=RecipientStatus.SENDING).update(
@@ -383,7 +377,7 @@ def _window() -> timedelta:
 
 def _mark_unknown(rows: QuerySet[CampaignRecipient]) -> int:
     """Rows in flight whose outcome can no longer be learnt: UNKNOWN, for an operator to decide."""
-    if uses_brevo():
+    if brevo_configured():
         reason = "No answer from Brevo and its idempotency key has expired: it may or may not have been sent."
     else:
         reason = "The outbox write was interrupted: it may or may not have been written."
@@ -448,7 +442,7 @@ def deliver(batch: Batch) -> Outcome:
         body_text=batch.campaign.body_text,
     )
     outcome.add_time("build", time.perf_counter() - started)
-    if uses_brevo():
+    if brevo_configured():
         _deliver_brevo(batch, content, outcome)
     else:
         _deliver_local(batch, content, outcome)
@@ -500,43 +494,6 @@ def _brevo_message(
     return message
 
 
-@dataclass(frozen=True)
-class _Refusal:
-    kind: str  # "rate_limited", "transient", "duplicate", "recipient", "campaign"
-    detail: str
-    reset_seconds: float = 1.0
-    version_index: int | None = None
-
-
-def _classify(error: AnymailRequestsAPIError) -> _Refusal:
-    response = getattr(error, "response", None)
-    status = getattr(error, "status_code", None) if response is not None else None
-    if response is None or status is None:
-        cause = type(error.__cause__).__name__ if error.__cause__ is not None else "no response"
-        return _Refusal("transient", f"No answer from Brevo ({cause}).")
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    code = str(body.get("code", "")) if isinstance(body, dict) else ""
-    message = str(body.get("message", "")) if isinstance(body, dict) else ""
-    detail = f"Brevo answered {status} {code}: {message}".strip()
-    if status == 429:
-        try:
-            reset = float(response.headers.get("x-sib-ratelimit-reset", "1"))
-        except ValueError:
-            reset = 1.0
-        return _Refusal("rate_limited", detail, reset_seconds=max(reset, 0.1))
-    if status >= 500:
-        return _Refusal("transient", detail)
-    if code == "duplicate_parameter" and "idempotency" in message.lower():
-        return _Refusal("duplicate", detail)
-    found = _VERSION_INDEX.search(message)
-    if status == 400 and found is not None:
-        return _Refusal("recipient", detail, version_index=int(found.group(1)))
-    return _Refusal("campaign", detail)
-
-
 def _deliver_brevo(batch: Batch, content: PreparedContent, outcome: Outcome) -> None:
     tries = 0
     waited = 0.0
@@ -554,7 +511,7 @@ def _deliver_brevo(batch: Batch, content: PreparedContent, outcome: Outcome) -> 
             try:
                 message.send()
             except AnymailRequestsAPIError as error:
-                refusal = _classify(error)
+                refusal = send_refusal(error)
             else:
                 recording_at = time.perf_counter()
                 outcome.add_time("send", recording_at - sending_at)
@@ -753,7 +710,7 @@ def campaigns_watchdog(*, now: datetime | None = None) -> WatchdogReport:
         rows = CampaignRecipient.objects.filter(
             batch_key=key, status=RecipientStatus.SENDING, attempted_at__lt=stale_before
         )
-        if uses_brevo() and entry["first_claimed"] is not None and entry["first_claimed"] >= window_start:
+        if brevo_configured() and entry["first_claimed"] is not None and entry["first_claimed"] >= window_start:
             # Taking the batch over is itself conditional: two watchdogs cannot both retry it.
             if rows.update(attempted_at=now):
                 _enqueue("campaigns.jobs.campaign_retry_batch", campaign_id, str(key), False)
@@ -805,7 +762,7 @@ def campaign_send_test(*, campaign: Campaign, by: User, emails: Sequence[str]) -
     )
     rows = [LedgerRow(0, by.pk, address, by.first_name, by.last_name) for address in addresses]
     try:
-        if uses_brevo():
+        if brevo_configured():
             with get_connection(timeout=settings.CAMPAIGN_SEND_TIMEOUT_SECONDS) as backend:
                 message = _brevo_message(campaign, content, rows, uuid.uuid4(), backend)
                 message.send()
@@ -819,7 +776,7 @@ def campaign_send_test(*, campaign: Campaign, by: User, emails: Sequence[str]) -
                     ]
                 )
     except AnymailRequestsAPIError as error:
-        refusal = _classify(error)
+        refusal = send_refusal(error)
         status = 503 if refusal.kind in ("transient", "rate_limited") else 502
         raise UpstreamError(f"The test message was not sent. {refusal.detail}", status_code=status) from error
     return addresses

@@ -121,6 +121,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 BREVO_API_KEY = env.str("BREVO_API_KEY", default="")
 BREVO_API_URL = env.str("BREVO_API_URL", default="https://api.brevo.com/v3/")
 BREVO_FOLDER_ID = env.int("BREVO_FOLDER_ID", default=None)
+# The contacts client's budget for 5xx answers and dropped connections: tries per call, and the
+# base in seconds of its jittered exponential back-off (brevo/contacts.py). 429s wait for
+# Brevo's reset header instead and have a budget of their own.
+BREVO_RETRY_ATTEMPTS = env.int("BREVO_RETRY_ATTEMPTS", default=5)
+BREVO_RETRY_BASE_DELAY = env.float("BREVO_RETRY_BASE_DELAY", default=0.5)
+# First wait in seconds between polls of a Brevo import process; it doubles up to 15 s.
+BREVO_PROCESS_POLL_DELAY = env.float("BREVO_PROCESS_POLL_DELAY", default=1.0)
 ANYMAIL_WEBHOOK_SECRET = env.str("ANYMAIL_WEBHOOK_SECRET", default="")
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
 
@@ -131,7 +138,8 @@ ANYMAIL = {
 if ANYMAIL_WEBHOOK_SECRET:
     ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
 
-# No ESP configured: every message becomes one .eml file under OUTBOX_DIR.
+# No ESP configured: every message becomes one .eml file under OUTBOX_DIR. The key alone decides
+# (brevo.brevo_configured), for sending and for lists alike.
 EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend" if BREVO_API_KEY else "config.mail.OutboxEmailBackend"
 
 # --- Campaign sending (campaigns/services/sending.py) -----------------------------------------

@@ -29,8 +29,7 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 
 from accounts.models import User
-from core.errors import StateConflictError, UpstreamError
-from segments.brevo import (
+from brevo import (
     MAX_EMAILS_PER_LIST_CHANGE,
     MAX_IMPORT_BODY_BYTES,
     BrevoClient,
@@ -43,6 +42,7 @@ from segments.brevo import (
     brevo_sms,
     configured_folder_id,
 )
+from core.errors import StateConflictError, UpstreamError
 from segments.models import BrevoSetting, ExportStatus, Segment, SegmentExport, SegmentListMember
 from segments.selectors import Criteria, matching_users, reachable_users
 
@@ -71,7 +71,6 @@ STATISTICS_STALE_ROWS = 1000
 # Import processes are polled with doubling delays from BREVO_PROCESS_POLL_DELAY (seconds) up to
 # this ceiling; an import still unfinished after PROCESS_TIMEOUT fails the sync (a re-run
 # sends only what was not confirmed).
-DEFAULT_PROCESS_POLL_DELAY = 1.0
 PROCESS_POLL_MAX_DELAY = 15.0
 PROCESS_TIMEOUT = timedelta(minutes=30)
 PROCESS_MAX_POLLS = 500
@@ -427,7 +426,7 @@ class _ListSync:
         self.added = 0
         self.removed = 0
         self.brevo_calls = 0
-        self.poll_delay = float(getattr(settings, "BREVO_PROCESS_POLL_DELAY", DEFAULT_PROCESS_POLL_DELAY))
+        self.poll_delay = float(settings.BREVO_PROCESS_POLL_DELAY)
 
     def run(self) -> None:
         segment = Segment.objects.filter(pk=self.segment_id).first()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from segments.brevo import (
+from brevo import (
     MAX_IMPORT_BODY_BYTES,
     BrevoClient,
     BrevoError,
@@ -219,7 +219,7 @@ def test_list_remove_limits_and_idempotence(brevo: Any, client: BrevoClient) -> 
 
 def test_each_call_is_logged(brevo: Any, client: BrevoClient, caplog: pytest.LogCaptureFixture) -> None:
     brevo.fail_next(1, 500, path_prefix="contacts/folders")
-    with caplog.at_level(logging.INFO, logger="segments.brevo"):
+    with caplog.at_level(logging.INFO, logger="brevo.contacts"):
         client.folder_create(name="Segments")
     messages = [record.getMessage() for record in caplog.records]
     assert any(message.startswith("brevo POST /contacts/folders -> 500") for message in messages)

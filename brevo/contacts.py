@@ -1,8 +1,8 @@
 """The one client for Brevo's contacts API (folders, lists, bulk import, import processes).
 
-Nothing else in the project builds Brevo contacts requests: this module reads the Brevo settings,
-retries what is worth retrying, and turns every failure into one `BrevoError` that says what was
-asked and what Brevo answered. Sending mail goes through Anymail, not through here.
+Nothing else in the project builds Brevo contacts requests: this module retries what is worth
+retrying, and turns every failure into one `BrevoError` (brevo.answers) that says what was asked
+and what Brevo answered. Sending mail goes through Anymail, not through here.
 
 Why a thin client on `requests` rather than the official `brevo-python` SDK: the SDK retries 429
 and 5xx on its own with a fixed schedule that ignores Brevo's `x-sib-ratelimit-reset` header, so
@@ -27,6 +27,9 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
+from brevo.answers import BrevoError, BrevoNotConfiguredError, error_from, json_object, rate_limit_reset
+from brevo.config import brevo_configured
+
 logger = logging.getLogger(__name__)
 
 # Brevo refuses bodies over 10 MB on /contacts/import and advises staying "around 8 MB" because
@@ -36,7 +39,8 @@ MAX_IMPORT_BODY_BYTES = 8_000_000
 MAX_EMAILS_PER_LIST_CHANGE = 150
 
 # Retry budget for 5xx answers and connection errors: attempts per call, and the base of the
-# exponential back-off (full jitter, capped). Overridable in settings so tests can shrink them.
+# exponential back-off (full jitter, capped). `brevo_client()` takes them from the settings
+# BREVO_RETRY_ATTEMPTS and BREVO_RETRY_BASE_DELAY (same defaults), so tests can shrink them.
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_BASE_DELAY = 0.5
 RETRY_MAX_DELAY = 30.0
@@ -50,54 +54,6 @@ TIMEOUT = (5.0, 60.0)
 # What Brevo accepts in the SMS attribute: international format, country code first.
 _SMS_RE = re.compile(r"^\+?[1-9]\d{6,16}$")
 _PHONE_PUNCTUATION_RE = re.compile(r"[\s().\-/]")
-
-
-class BrevoError(Exception):
-    """Brevo refused a request or could not be reached.
-
-    `status` is None when no answer came back (connection refused, reset or timed out).
-    `code` and `message` are Brevo's own (`{"code": ..., "message": ...}` error body).
-    """
-
-    def __init__(self, *, method: str, path: str, status: int | None, code: str, message: str) -> None:
-        self.method = method
-        self.path = path
-        self.status = status
-        self.code = code
-        self.message = message
-        answer = f"{status} {code}" if status is not None else code
-        super().__init__(f"Brevo {method} {path}: {answer}: {message}")
-
-    @property
-    def unreachable(self) -> bool:
-        """Brevo did not (properly) answer: down, overloaded or rate limiting past our budget."""
-        return self.status is None or self.status >= 500 or self.status == 429
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    def describe(self) -> str:
-        """A sentence a person can act on."""
-        if self.status == 401:
-            return f"Brevo refused the API key ({self.message}). Check BREVO_API_KEY."
-        if self.status is None:
-            return f"Brevo could not be reached ({self.message}) at {self.method} {self.path}."
-        if self.status == 429:
-            return f"Brevo kept rate limiting {self.method} {self.path}; try again in a few minutes."
-        if self.status >= 500:
-            return f"Brevo failed with {self.status} ({self.message}) at {self.method} {self.path}; try again later."
-        return f"Brevo refused {self.method} {self.path}: {self.status} {self.code}: {self.message}"
-
-
-class BrevoNotConfiguredError(BrevoError):
-    """No BREVO_API_KEY: the project runs without Brevo lists."""
-
-    def __init__(self) -> None:
-        super().__init__(method="-", path="-", status=None, code="not_configured", message="BREVO_API_KEY is not set")
-
-    def describe(self) -> str:
-        return "Brevo is not configured: set BREVO_API_KEY to sync segments to Brevo lists."
 
 
 @dataclass(frozen=True)
@@ -165,16 +121,6 @@ def brevo_sms(phone: str) -> str | None:
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     return compact if _SMS_RE.match(compact) else None
-
-
-def brevo_configured() -> bool:
-    return bool(settings.BREVO_API_KEY)
-
-
-def configured_folder_id() -> int | None:
-    """BREVO_FOLDER_ID, when the operator chose the folder segment lists go to."""
-    folder_id = settings.BREVO_FOLDER_ID
-    return int(folder_id) if folder_id else None
 
 
 class BrevoClient:
@@ -296,7 +242,7 @@ class BrevoClient:
             status = response.status_code
             logger.info("brevo %s /%s -> %d in %.0f ms", method, path, status, elapsed_ms)
             if status < 400:
-                return _json_object(response)
+                return json_object(response)
             if status == 429 and rate_limited < RATE_LIMIT_MAX_WAITS:
                 rate_limited += 1
                 wait = self._rate_limit_wait(response)
@@ -310,7 +256,7 @@ class BrevoClient:
                 if failures < self.retry_attempts:
                     self._sleep(self._retry_delay(failures))
                     continue
-            raise _error_from(method, path, response)
+            raise error_from(method, path, response)
 
     def _retry_delay(self, failures: int) -> float:
         # Full jitter: workers that failed together do not come back together.
@@ -320,11 +266,7 @@ class BrevoClient:
     def _rate_limit_wait(self, response: requests.Response) -> float:
         # Brevo sends no Retry-After; x-sib-ratelimit-reset is the seconds until the window
         # resets. A little jitter on top spreads the workers that were refused together.
-        try:
-            reset = float(response.headers.get("x-sib-ratelimit-reset", "1"))
-        except ValueError:
-            reset = 1.0
-        reset = min(max(reset, 0.0), RATE_LIMIT_MAX_WAIT_SECONDS)
+        reset = min(max(rate_limit_reset(response.headers), 0.0), RATE_LIMIT_MAX_WAIT_SECONDS)
         return reset + self._jitter(0.0, self.retry_base_delay)
 
 
@@ -338,27 +280,6 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(wrapped, MaxRetryError) and isinstance(wrapped.reason, ConnectTimeoutError)
 
 
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    if not response.content:
-        return {}
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
-def _error_from(method: str, path: str, response: requests.Response) -> BrevoError:
-    payload = _json_object(response)
-    return BrevoError(
-        method=method,
-        path=f"/{path}",
-        status=response.status_code,
-        code=str(payload.get("code") or response.reason or "error"),
-        message=str(payload.get("message") or response.text[:200] or response.reason),
-    )
-
-
 def brevo_client() -> BrevoClient:
     """The client configured from settings; raises BrevoNotConfiguredError without an API key."""
     if not brevo_configured():
@@ -366,6 +287,6 @@ def brevo_client() -> BrevoClient:
     return BrevoClient(
         api_key=settings.BREVO_API_KEY,
         base_url=settings.BREVO_API_URL,
-        retry_attempts=getattr(settings, "BREVO_RETRY_ATTEMPTS", DEFAULT_RETRY_ATTEMPTS),
-        retry_base_delay=getattr(settings, "BREVO_RETRY_BASE_DELAY", DEFAULT_RETRY_BASE_DELAY),
+        retry_attempts=settings.BREVO_RETRY_ATTEMPTS,
+        retry_base_delay=settings.BREVO_RETRY_BASE_DELAY,
     )
