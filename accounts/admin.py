@@ -7,10 +7,8 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Enrollment, Lead, Property, Suppression, SuppressionReason, User
-from accounts.services import user_set_role
-from campaigns.models import OptOutMethod
-from campaigns.services.unsubscribe import suppression_add, user_opt_out
+from accounts.models import Enrollment, Lead, OptOutMethod, Property, Suppression, SuppressionReason, User
+from accounts.services import suppression_add, user_opt_out, user_set_role
 
 
 class EmailUserCreationForm(UserCreationForm):

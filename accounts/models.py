@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -53,9 +53,8 @@ class UserManager(BaseUserManager["User"]):
         user = self.model(email=self.normalize_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
-        from accounts.services import user_set_role  # services import this module
-
-        return user_set_role(user=user)
+        user.join_role_group()
+        return user
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_superuser", False)
@@ -140,6 +139,19 @@ class User(AbstractBaseUser, PermissionsMixin):
             kwargs["update_fields"] = {*update_fields, "is_staff"}
         super().save(*args, **kwargs)
 
+    def join_role_group(self) -> None:
+        """Put the user in their role's group and in no other role's group.
+
+        The groups carry each role's permissions (`accounts.roles`). Like is_staff in save(), it
+        follows the role here on the model, so Django's own createsuperuser, which creates users
+        through the manager, gets it too.
+        """
+        with transaction.atomic():
+            role_groups = Group.objects.filter(name__in=Role.values)
+            self.groups.remove(*role_groups.exclude(name=self.role))
+            group, _ = Group.objects.get_or_create(name=self.role)
+            self.groups.add(group)
+
 
 class Property(models.Model):
     """Something users enrol in (a development, a listing, a programme)."""
@@ -211,6 +223,15 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"Lead {self.pk} ({self.status})"
+
+
+class OptOutMethod(models.TextChoices):
+    """How a person opted out (or back in); campaigns keep the history of it."""
+
+    LINK = "LINK", "Unsubscribe page"
+    ONE_CLICK = "ONE_CLICK", "One-click (mail client)"
+    BREVO = "BREVO", "Brevo unsubscribe event"
+    ADMIN = "ADMIN", "Staff"
 
 
 class SuppressionReason(models.TextChoices):

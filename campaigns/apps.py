@@ -8,7 +8,18 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        from accounts.services import opt_out_listener_register
+        from campaigns.models import Campaign
+        from campaigns.services.segment_usage import segment_campaigns_blocking, segment_campaigns_release
+        from campaigns.services.unsubscribe import opt_out_record
         from campaigns.tracking import tracking_received
+        from segments.dependents import SegmentDependents, segment_dependents_register
 
         # Anymail's signal is the library's one door in; the receiver stores and schedules.
         tracking.connect(tracking_received, dispatch_uid="campaigns.tracking_received")
+        # accounts writes opt-outs without importing campaigns; campaigns records its side here.
+        opt_out_listener_register(opt_out_record)
+        # segments asks campaigns, without importing them, whether a segment may be deleted.
+        segment_dependents_register(
+            SegmentDependents(model=Campaign, release=segment_campaigns_release, blockers=segment_campaigns_blocking)
+        )

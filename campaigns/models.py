@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.models import OptOutMethod
 from segments.models import Membership
 
 
@@ -119,13 +120,6 @@ class CampaignRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"
-
-
-class OptOutMethod(models.TextChoices):
-    LINK = "LINK", "Unsubscribe page"
-    ONE_CLICK = "ONE_CLICK", "One-click (mail client)"
-    BREVO = "BREVO", "Brevo unsubscribe event"
-    ADMIN = "ADMIN", "Staff"
 
 
 class SubscriptionChange(models.Model):

@@ -15,9 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import User
-from campaigns.models import Campaign, OptOutMethod
-from campaigns.services.unsubscribe import suppression_for, user_opt_in, user_opt_out
+from accounts.models import OptOutMethod, User
+from accounts.services import suppression_for, user_opt_in, user_opt_out
+from campaigns.models import Campaign
 from campaigns.unsubscribe import read_unsubscribe_token
 
 # RFC 8058 section 3.1: the mail client POSTs exactly this key and value.
@@ -71,7 +71,11 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, template, token=token, user=user, campaign=campaign)
 
     one_click = request.POST.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
-    user_opt_out(user=user, campaign=campaign, method=OptOutMethod.ONE_CLICK if one_click else OptOutMethod.LINK)
+    user_opt_out(
+        user=user,
+        campaign_id=campaign.pk if campaign else None,
+        method=OptOutMethod.ONE_CLICK if one_click else OptOutMethod.LINK,
+    )
     if one_click:
         # Nobody reads this answer: the mail client only needs a 2xx.
         return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
@@ -90,5 +94,5 @@ def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(resolved, HttpResponse):
         return resolved
     user, campaign = resolved
-    user_opt_in(user=user, campaign=campaign, method=OptOutMethod.LINK)
+    user_opt_in(user=user, campaign_id=campaign.pk if campaign else None, method=OptOutMethod.LINK)
     return _page(request, "campaigns/unsubscribe_resubscribed.html", token=token, user=user, campaign=campaign)

@@ -10,13 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 
-from campaigns.models import Campaign
 from core.errors import DomainError, UpstreamError
 from segments import services
+from segments.dependents import segment_dependents
 from segments.forms import SegmentAdminForm
 from segments.models import EXPORT_REPORT_FIELDS, Segment, SegmentExport
 from segments.selectors import Criteria, PreviewCursor, criteria_counts, preview_page
-from segments.services.segments import CAMPAIGN_STATUSES_USING_SEGMENT
 
 
 class HasBrevoListFilter(admin.SimpleListFilter):
@@ -192,9 +191,10 @@ class SegmentAdmin(admin.ModelAdmin):
         # Django also asks for delete permission on protected rows; campaigns are never deleted
         # with a segment, so that requirement does not apply.
         deleted, model_count, perms_needed, _ = super().get_deleted_objects(objs, request)
-        perms_needed = {name for name in perms_needed if name != Campaign._meta.verbose_name}
-        blocking = Campaign.objects.filter(segment__in=objs, status__in=CAMPAIGN_STATUSES_USING_SEGMENT)
-        protected = [f"Campaign: {campaign} ({campaign.get_status_display()})" for campaign in blocking]
+        dependents = segment_dependents()
+        detached = {entry.model._meta.verbose_name for entry in dependents}
+        perms_needed = {name for name in perms_needed if name not in detached}
+        protected = [line for entry in dependents for line in entry.blockers(objs)]
         return deleted, model_count, perms_needed, protected
 
     def delete_view(

@@ -9,10 +9,10 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from accounts.models import Suppression, SuppressionReason, User
-from campaigns.models import OptOutMethod, SubscriptionChange
-from campaigns.services import unsubscribe as unsubscribe_service
-from campaigns.services.unsubscribe import suppression_add, user_opt_in, user_opt_out
+from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
+from accounts.services import suppression_add, user_opt_in, user_opt_out
+from accounts.services import suppression_import as suppression_import_service
+from campaigns.models import SubscriptionChange
 from segments.selectors import reachable_users
 
 pytestmark = pytest.mark.django_db
@@ -264,7 +264,7 @@ def test_import_refuses_a_file_that_is_not_utf8(tmp_path):
 
 
 def test_import_writes_in_bulk_chunks(tmp_path, monkeypatch, django_assert_max_num_queries):
-    monkeypatch.setattr(unsubscribe_service, "IMPORT_CHUNK_SIZE", 100)
+    monkeypatch.setattr(suppression_import_service, "IMPORT_CHUNK_SIZE", 100)
     rows = "".join(f"user{number}@example.com,hard_bounce\n" for number in range(1000))
 
     # Two statements per chunk of 100 (look up existing, insert new): 10 chunks.

@@ -30,14 +30,7 @@ from campaigns.services.tracking import (
     tracking_events_reprocess,
     tracking_events_retry,
 )
-from campaigns.services.unsubscribe import (
-    ledger_drop_unreachable,
-    suppression_add,
-    suppression_for,
-    suppressions_import,
-    user_opt_in,
-    user_opt_out,
-)
+from campaigns.services.unsubscribe import ledger_drop_unreachable, opt_out_record
 
 __all__ = [
     "campaign_cancel",
@@ -60,14 +53,10 @@ __all__ = [
     "campaigns_watchdog",
     "ledger_drop_unreachable",
     "ledger_insert_audience",
-    "suppression_add",
-    "suppression_for",
-    "suppressions_import",
+    "opt_out_record",
     "tracking_event_store",
     "tracking_events_process",
     "tracking_events_process_pending",
     "tracking_events_reprocess",
     "tracking_events_retry",
-    "user_opt_in",
-    "user_opt_out",
 ]

@@ -27,16 +27,14 @@ from django.db import connection, transaction
 from django.db.models import F, Field, Model, Q
 from django.utils import timezone
 
-from accounts.models import Suppression, SuppressionReason, User
+from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
+from accounts.services import suppressions_add_many, user_opt_out
 from campaigns.models import (
     MAX_TRACKING_ATTEMPTS,
-    Campaign,
     CampaignRecipient,
-    OptOutMethod,
     TrackingEvent,
     TrackingEventStatus,
 )
-from campaigns.services.unsubscribe import user_opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +314,7 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
             CampaignRecipient, [rows_by_id[row_id] for row_id, fields in changed.items() if fields], changed_fields
         )
     if suppressions:
-        Suppression.objects.bulk_create(suppressions.values(), ignore_conflicts=True)
+        suppressions_add_many(entries=suppressions.values())
     for event, row in opt_outs:
         _opt_out(event, row)
     _bulk_write(TrackingEvent, events, ["status", "attempts", "error", "processed_at", "recipient", "campaign"])
@@ -379,8 +377,12 @@ def _opt_out(event: TrackingEvent, row: CampaignRecipient | None) -> None:
         user = User.objects.filter(email__iexact=event.email.strip()).first()
     if user is None:
         return
-    campaign = Campaign.objects.filter(pk=row.campaign_id).first() if row is not None else None
-    user_opt_out(user=user, campaign=campaign, method=OptOutMethod.BREVO, at=event.occurred_at or event.received_at)
+    user_opt_out(
+        user=user,
+        campaign_id=row.campaign_id if row is not None else None,
+        method=OptOutMethod.BREVO,
+        at=event.occurred_at or event.received_at,
+    )
 
 
 def _bulk_write(model: type[Model], objects: Sequence[Model], field_names: Sequence[str]) -> None:

@@ -17,10 +17,10 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from accounts.models import Role, User
+from accounts.models import OptOutMethod, Role, User
 from accounts.tests.factories import UserFactory
 from campaigns import tracking as tracking_module
-from campaigns.models import Campaign, CampaignStatus, OptOutMethod, SubscriptionChange
+from campaigns.models import Campaign, CampaignStatus, SubscriptionChange
 from segments.models import Segment
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,17 +10,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import OptOutMethod
+from accounts.services import user_opt_out
 from campaigns.models import (
     Campaign,
     CampaignRecipient,
     CampaignStatus,
-    OptOutMethod,
     RecipientStatus,
     TrackingEvent,
     TrackingEventStatus,
 )
 from campaigns.selectors import campaign_link_clicks, campaign_rates, campaign_stats, campaigns_overview
-from campaigns.services.unsubscribe import user_opt_out
 from campaigns.tests.test_tracking_webhook import WEBHOOK, _auth, _schedule_on_every_event, brevo_event
 
 pytestmark = pytest.mark.django_db
@@ -350,7 +350,7 @@ def test_event_log_is_read_only(admin_client, campaign, make_user, deliver):
 
 def test_opt_out_history_lists_method_and_campaign(admin_client, campaign, make_user):
     user = make_user(email="leaver@example.com")
-    user_opt_out(user=user, method=OptOutMethod.ONE_CLICK, campaign=campaign)
+    user_opt_out(user=user, method=OptOutMethod.ONE_CLICK, campaign_id=campaign.pk)
 
     response = admin_client.get(
         reverse("admin:campaigns_subscriptionchange_changelist"), {"method__exact": "ONE_CLICK"}

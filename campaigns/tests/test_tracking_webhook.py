@@ -12,14 +12,13 @@ import pytest
 from django.core.checks import run_checks
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from accounts.models import Suppression, SuppressionReason, User
+from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
 from campaigns import tracking as tracking_module
 from campaigns.models import (
     MAX_TRACKING_ATTEMPTS,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
-    OptOutMethod,
     RecipientStatus,
     SubscriptionChange,
     TrackingEvent,

@@ -11,10 +11,11 @@ from django.test import Client
 from rq import SimpleWorker
 
 from accounts.models import SuppressionReason, User
+from accounts.services import suppression_add
 from campaigns.content import prepare_content
 from campaigns.models import CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience
-from campaigns.services import campaign_send, suppression_add
+from campaigns.services import campaign_send
 from campaigns.services.unsubscribe import DROPPED_AT_CLAIM
 from campaigns.tests.factories import CampaignFactory
 from campaigns.unsubscribe import read_unsubscribe_token, unsubscribe_url, with_unsubscribe_footer

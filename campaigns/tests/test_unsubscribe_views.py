@@ -8,8 +8,8 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from accounts.models import Suppression, SuppressionReason
-from campaigns.models import Campaign, CampaignRecipient, OptOutMethod, SubscriptionChange
+from accounts.models import OptOutMethod, Suppression, SuppressionReason
+from campaigns.models import Campaign, CampaignRecipient, SubscriptionChange
 from campaigns.unsubscribe import TOKEN_MAX_AGE_SECONDS, unsubscribe_token, unsubscribe_url
 
 pytestmark = pytest.mark.django_db

@@ -12,21 +12,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Gender, PartnershipStatus, Property, Role, User
-from campaigns.models import Campaign, CampaignStatus
-from core.errors import InvalidInputError, StateConflictError
+from core.errors import InvalidInputError
 from segments.countries import COUNTRY_CODES
+from segments.dependents import segment_dependents
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, criteria_counts
 from segments.services.exports import segment_list_delete, segment_list_provision, segment_list_rename
-
-# Campaigns that still depend on the segment's audience. A DRAFT counts: dropping its segment
-# would silently widen the draft to the whole preset audience.
-CAMPAIGN_STATUSES_USING_SEGMENT = (
-    CampaignStatus.DRAFT,
-    CampaignStatus.SCHEDULED,
-    CampaignStatus.SENDING,
-    CampaignStatus.PAUSED,
-)
 
 # Column widths of the user fields these criteria compare with: a longer value can never match.
 _MAX_LENGTH = {
@@ -204,22 +195,13 @@ def segment_delete(*, segment: Segment) -> None:
 
     Finished campaigns (sent, cancelled, failed) keep their frozen recipients ledger and just
     lose the link. Both rows are locked, so a campaign cannot start using the segment meanwhile.
+    The campaigns' side of that rule is theirs, asked through `segments.dependents`.
     """
     locked = Segment.objects.select_for_update().filter(pk=segment.pk).first()
     if locked is None:
         return
-    campaigns = list(
-        Campaign.objects.select_for_update().filter(segment=locked).order_by("pk").values_list("pk", "status")
-    )
-    in_use = [pk for pk, status in campaigns if status in CAMPAIGN_STATUSES_USING_SEGMENT]
-    if in_use:
-        raise StateConflictError(
-            f"Segment “{locked.name}” is used by draft, scheduled, sending or paused campaign(s) "
-            f"{', '.join(map(str, in_use))}; change their segment or finish them first.",
-            extra={"campaigns": in_use},
-        )
-    if campaigns:
-        Campaign.objects.filter(segment=locked).update(segment=None)
+    for dependents in segment_dependents():
+        dependents.release(locked)
     # Brevo before the row: if Brevo refuses (502/503), the segment is kept and can be deleted
     # again later; a list already gone in Brevo is fine.
     segment_list_delete(segment=locked)

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import SuppressionReason
-from campaigns.services.unsubscribe import REASON_ALIASES, suppressions_import
+from accounts.services import REASON_ALIASES, suppressions_import
 
 
 class Command(BaseCommand):

@@ -27,8 +27,5 @@ def user_set_role(*, user: User, role: str | None = None) -> User:
     if role is not None and role != user.role:
         user.role = role
         user.save(update_fields=["role"])
-    role_groups = Group.objects.filter(name__in=Role.values)
-    user.groups.remove(*role_groups.exclude(name=user.role))
-    group, _ = Group.objects.get_or_create(name=user.role)
-    user.groups.add(group)
+    user.join_role_group()
     return user
