@@ -274,7 +274,7 @@ def main() -> None:
     unknown_unique = sum(1 for key in unique if key[0].startswith("<unknown."))
     kinds = Counter(key[1] for key in unique if not key[0].startswith("<unknown."))
     ledger = CampaignRecipient.objects.filter(campaign=campaign).aggregate(
-        opens=Sum("open_count"), clicks=Sum("click_count")
+        opens=Sum("open_count"), machine_opens=Sum("machine_open_count"), clicks=Sum("click_count")
     )
     checks = {
         "every answer 2xx": set(statuses) == {"200"},
@@ -282,7 +282,8 @@ def main() -> None:
         "processed + unmatched == stored": by_status.get("PROCESSED", 0) + by_status.get("UNMATCHED", 0)
         == unique_count,
         "unmatched == unknown ids": by_status.get("UNMATCHED", 0) == unknown_unique,
-        "opens counted once": ledger["opens"] == kinds["opened"] + kinds["unique_opened"] + kinds["proxy_open"],
+        "opens counted once": ledger["opens"] == kinds["opened"] + kinds["unique_opened"],
+        "machine opens counted once": ledger["machine_opens"] == kinds["proxy_open"],
         "clicks counted once": ledger["clicks"] == kinds["click"],
         "suppressions written": Suppression.objects.exists(),
     }

@@ -94,10 +94,17 @@ class CampaignRecipient(models.Model):
 
     # What Brevo reported afterwards (campaigns.services.tracking): first times and counts.
     delivered_at = models.DateTimeField(null=True, blank=True)
-    first_opened_at = models.DateTimeField(null=True, blank=True)
-    open_count = models.PositiveIntegerField(default=0)
+    # Opens by a person. A click proves one too, so a click sets `first_opened_at` (not the count).
+    first_opened_at = models.DateTimeField(null=True, blank=True, help_text="First human open (or click).")
+    open_count = models.PositiveIntegerField(default=0, help_text="Human opens.")
+    # Opens by a machine: Apple Mail Privacy Protection and similar proxies fetch every image
+    # whether or not anyone reads the message (Brevo's proxy_open / unique_proxy_open).
+    first_machine_opened_at = models.DateTimeField(null=True, blank=True, help_text="First machine (proxy) open.")
+    machine_open_count = models.PositiveIntegerField(default=0, help_text="Machine (proxy) opens.")
     first_clicked_at = models.DateTimeField(null=True, blank=True)
     click_count = models.PositiveIntegerField(default=0)
+    # The latest human open or click, so "engaged in the last N days" is one indexed comparison.
+    last_engaged_at = models.DateTimeField(null=True, blank=True, help_text="Latest human open or click.")
     soft_bounced_at = models.DateTimeField(null=True, blank=True)
     hard_bounced_at = models.DateTimeField(null=True, blank=True, help_text="Hard bounce or invalid address.")
     blocked_at = models.DateTimeField(null=True, blank=True)

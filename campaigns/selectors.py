@@ -90,10 +90,13 @@ def campaign_preview(*, campaign: Campaign, user: User | None) -> RenderedMessag
 # --- What Brevo reported (campaigns.services.tracking fills these ledger fields) ---------------
 
 # Stats key -> the recipients it counts. "opened" and "clicked" are unique (one per recipient);
+# "opened" counts people (a human open or a click), "machine_opened" the recipients whose only
+# opens came from a proxy such as Apple Mail Privacy Protection, which opens every message;
 # "bounced" is mail that will never arrive (hard bounce, invalid address, blocked by Brevo).
 TRACKING_COUNTS = {
     "delivered": Q(delivered_at__isnull=False),
     "opened": Q(first_opened_at__isnull=False),
+    "machine_opened": Q(first_machine_opened_at__isnull=False, first_opened_at__isnull=True),
     "clicked": Q(first_clicked_at__isnull=False),
     "bounced": Q(hard_bounced_at__isnull=False) | Q(blocked_at__isnull=False),
     "hard_bounced": Q(hard_bounced_at__isnull=False),
@@ -107,6 +110,7 @@ TRACKING_COUNTS = {
 RATES = {
     "delivery_rate": ("delivered", "sent"),
     "open_rate": ("opened", "delivered"),
+    "machine_open_rate": ("machine_opened", "delivered"),
     "click_rate": ("clicked", "delivered"),
     "click_to_open_rate": ("clicked", "opened"),
     "bounce_rate": ("bounced", "sent"),
@@ -119,6 +123,7 @@ def _tracking_counts(campaign: Campaign) -> dict[str, int]:
     totals = CampaignRecipient.objects.filter(campaign=campaign).aggregate(
         **{key: Count("id", filter=condition) for key, condition in TRACKING_COUNTS.items()},
         opens=Coalesce(Sum("open_count"), 0),
+        machine_opens=Coalesce(Sum("machine_open_count"), 0),
         clicks=Coalesce(Sum("click_count"), 0),
     )
     return {key: int(value) for key, value in totals.items()}

@@ -17,15 +17,20 @@ from campaigns.models import CampaignStatus
 from campaigns.selectors import OVERVIEW_MAX_MONTHS, OVERVIEW_MONTHS, campaigns_overview
 
 
-def _rate_field() -> serializers.FloatField:
-    return serializers.FloatField(allow_null=True, help_text="A fraction (0.25 is 25 %); null with no denominator.")
+def _rate_field(note: str = "") -> serializers.FloatField:
+    help_text = " ".join(filter(None, ["A fraction (0.25 is 25 %); null with no denominator.", note]))
+    return serializers.FloatField(allow_null=True, help_text=help_text)
 
 
 class CampaignRatesSerializer(serializers.Serializer[dict[str, Any]]):
     """Rates as Brevo reports them: engagement over delivered mail, bounces over sent mail."""
 
     delivery_rate = _rate_field()
-    open_rate = _rate_field()
+    open_rate = _rate_field("Human opens (or clicks) over delivered.")
+    machine_open_rate = _rate_field(
+        "Recipients opened only by a machine (a proxy such as Apple Mail Privacy Protection) over "
+        "delivered: opens not counted in open_rate."
+    )
     click_rate = _rate_field()
     click_to_open_rate = _rate_field()
     bounce_rate = _rate_field()
@@ -44,7 +49,10 @@ class _PeriodCountsSerializer(CampaignRatesSerializer):
     recipients = serializers.IntegerField(help_text="Ledger rows of those campaigns.")
     sent = serializers.IntegerField(help_text="Recipients Brevo accepted.")
     delivered = serializers.IntegerField()
-    opened = serializers.IntegerField(help_text="Recipients who opened (or clicked) at least once.")
+    opened = serializers.IntegerField(help_text="Recipients a person opened (or clicked) at least once.")
+    machine_opened = serializers.IntegerField(
+        help_text="Recipients opened only by a machine (a proxy that opens every message): not in `opened`."
+    )
     clicked = serializers.IntegerField(help_text="Recipients who clicked at least once.")
     bounced = serializers.IntegerField(help_text="Hard bounces, invalid addresses and Brevo blocks.")
     hard_bounced = serializers.IntegerField()
@@ -84,7 +92,8 @@ class CampaignsStatsView(APIView):
         summary="Results over time: totals and a monthly series",
         description=(
             "Counts and rates of the campaigns that started sending in the last `months` months, "
-            "the current month included: recipients, sent, delivered, unique opens and clicks, "
+            "the current month included: recipients, sent, delivered, unique human opens, machine-only "
+            "opens (proxies such as Apple Mail Privacy Protection; not counted as opens), clicks, "
             "bounces, complaints, unsubscribes, from the ledger and Brevo's tracking events."
         ),
         parameters=[

@@ -53,9 +53,11 @@ FIRST_TIME_FIELDS = {
     "complaint": "complained_at",
     "unsubscribe": "unsubscribed_at",
 }
-# Brevo reports a first open as unique_opened and later ones as opened; Apple Mail Privacy
-# Protection opens come as the proxy variants. All count as opens.
-OPEN_EVENTS = frozenset({"opened", "unique_opened", "proxy_open", "unique_proxy_open"})
+# Brevo reports a first open as unique_opened and later ones as opened. Opens fetched by a proxy
+# (Apple Mail Privacy Protection and the like load every image, read or not) come as the proxy
+# variants: they are kept apart as machine opens and never count as engagement.
+HUMAN_OPEN_EVENTS = frozenset({"opened", "unique_opened"})
+MACHINE_OPEN_EVENTS = frozenset({"proxy_open", "unique_proxy_open"})
 CLICK_EVENTS = frozenset({"click"})
 # Brevo event -> why the address may never be mailed again.
 SUPPRESSING_EVENTS = {
@@ -77,8 +79,11 @@ _LEDGER_FIELDS = (
     *sorted(set(FIRST_TIME_FIELDS.values())),
     "first_opened_at",
     "open_count",
+    "first_machine_opened_at",
+    "machine_open_count",
     "first_clicked_at",
     "click_count",
+    "last_engaged_at",
 )
 
 
@@ -347,18 +352,24 @@ def _record(row: CampaignRecipient, esp_event: str, at: datetime) -> set[str]:
     """Apply one event to a ledger row in memory; returns the fields it changed."""
     fields: set[str] = set()
     first_field = FIRST_TIME_FIELDS.get(esp_event)
-    if esp_event in OPEN_EVENTS:
+    if esp_event in MACHINE_OPEN_EVENTS:
+        first_field = "first_machine_opened_at"
+        row.machine_open_count += 1
+        fields.add("machine_open_count")
+    elif esp_event in HUMAN_OPEN_EVENTS:
         first_field = "first_opened_at"
         row.open_count += 1
         fields.add("open_count")
+        fields |= _engaged(row, at)
     elif esp_event in CLICK_EVENTS:
         first_field = "first_clicked_at"
         row.click_count += 1
         fields.add("click_count")
-        # A click proves the message was opened, even with images blocked.
+        # A click proves a person opened the message, even with images blocked.
         if row.first_opened_at is None or at < row.first_opened_at:
             row.first_opened_at = at
             fields.add("first_opened_at")
+        fields |= _engaged(row, at)
     if first_field is not None:
         current = getattr(row, first_field)
         # Events can arrive out of order: keep the earliest time.
@@ -366,6 +377,14 @@ def _record(row: CampaignRecipient, esp_event: str, at: datetime) -> set[str]:
             setattr(row, first_field, at)
             fields.add(first_field)
     return fields
+
+
+def _engaged(row: CampaignRecipient, at: datetime) -> set[str]:
+    """A human open or click at `at`: keep the latest such time."""
+    if row.last_engaged_at is None or at > row.last_engaged_at:
+        row.last_engaged_at = at
+        return {"last_engaged_at"}
+    return set()
 
 
 def _opt_out(event: TrackingEvent, row: CampaignRecipient | None) -> None:

@@ -98,8 +98,10 @@ def test_stats_count_what_brevo_reported(campaign, make_user, deliver):
         "unknown": 0,
         "delivered": 8,
         "opened": 4,
+        "machine_opened": 0,
         "clicked": 2,
         "opens": 5,
+        "machine_opens": 0,
         "clicks": 3,
         "bounced": 2,
         "hard_bounced": 1,
@@ -111,12 +113,30 @@ def test_stats_count_what_brevo_reported(campaign, make_user, deliver):
     assert campaign_rates(stats) == {
         "delivery_rate": 0.8,
         "open_rate": 0.5,
+        "machine_open_rate": 0.0,
         "click_rate": 0.25,
         "click_to_open_rate": 0.5,
         "bounce_rate": 0.2,
         "complaint_rate": 0.125,
         "unsubscribe_rate": 0.125,
     }
+
+
+def test_machine_opens_are_reported_apart_from_human_opens(campaign, make_user, deliver):
+    rows = ledger(campaign, make_user, 10)
+    events = [brevo_event("delivered", row) for row in rows]
+    # Two people opened; three recipients were only opened by a proxy; one was opened by both.
+    events += [brevo_event("unique_opened", row) for row in rows[:3]]
+    events += [brevo_event("unique_proxy_open", row) for row in rows[2:6]]
+    events += [brevo_event("proxy_open", rows[3], at=T0 + timedelta(hours=1))]
+    deliver(*events)
+
+    stats = campaign_stats(campaign)
+    rates = campaign_rates(stats)
+
+    assert (stats["opened"], stats["opens"]) == (3, 3)
+    assert (stats["machine_opened"], stats["machine_opens"]) == (3, 5)
+    assert (rates["open_rate"], rates["machine_open_rate"]) == (0.3, 0.3)
 
 
 def test_rates_are_none_with_nothing_to_divide_by(campaign):
@@ -170,6 +190,7 @@ def test_overview_has_totals_and_a_zero_filled_monthly_series(campaign, make_use
     deliver(
         *[brevo_event("delivered", row) for row in rows + earlier_rows],
         brevo_event("unique_opened", rows[0]),
+        brevo_event("unique_proxy_open", rows[1]),
         brevo_event("click", earlier_rows[0], link="https://example.com/a"),
     )
 
@@ -185,6 +206,7 @@ def test_overview_has_totals_and_a_zero_filled_monthly_series(campaign, make_use
     assert (totals["campaigns"], totals["recipients"], totals["sent"], totals["delivered"]) == (2, 6, 6, 6)
     # The click in September counts as an open too.
     assert (totals["opened"], totals["clicked"], totals["click_rate"]) == (2, 1, round(1 / 6, 4))
+    assert (totals["machine_opened"], totals["machine_open_rate"]) == (1, round(1 / 6, 4))
     assert overview["campaigns_by_status"]["SENT"] == 2
     assert overview["campaigns_by_status"]["DRAFT"] == 2
 
@@ -218,6 +240,7 @@ def test_campaign_detail_shows_tracking_counts_rates_and_links(admin_client_api,
         1,
     )
     assert body["rates"]["open_rate"] == 0.5
+    assert (body["stats"]["machine_opened"], body["rates"]["machine_open_rate"]) == (0, 0.0)
     assert body["rates"]["click_rate"] == 0.25
     assert body["links"] == [{"link": "https://example.com/a", "clicks": 1, "unique_clicks": 1}]
 
@@ -298,6 +321,25 @@ def test_campaign_page_shows_results_rates_and_links(admin_client, campaign, mak
     assert '<td id="result-opened">1 <span class="quiet">(25 %)</span></td>' in page
     assert '<td id="result-bounced">1</td>' in page
     assert "<td>https://example.com/offer</td><td>1</td><td>1</td>" in page
+
+
+def test_campaign_page_shows_machine_opens_apart(admin_client, campaign, make_user, deliver):
+    campaign.audience_frozen_at = timezone.now()
+    campaign.save(update_fields=["audience_frozen_at"])
+    rows = ledger(campaign, make_user, 4)
+    deliver(
+        *[brevo_event("delivered", row) for row in rows],
+        brevo_event("unique_opened", rows[0]),
+        brevo_event("unique_proxy_open", rows[0]),
+        brevo_event("unique_proxy_open", rows[1]),
+        brevo_event("unique_proxy_open", rows[2]),
+    )
+
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+
+    assert '<td id="result-opened">1 <span class="quiet">(25 %)</span></td>' in page
+    assert '<td id="result-machine-opened">2 <span class="quiet">(50 %)</span></td>' in page
+    assert "Opened 25 %, plus 50 % machine opens not counted." in page
 
 
 def test_event_log_reports_unknown_message_ids_and_filters_them(admin_client, campaign, make_user, deliver):

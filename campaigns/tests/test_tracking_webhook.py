@@ -236,8 +236,8 @@ def test_the_sweep_is_registered_with_the_cron_scheduler():
         ("unsubscribe", "unsubscribed_at", SuppressionReason.UNSUBSCRIBE),
         ("unique_opened", "first_opened_at", None),
         ("opened", "first_opened_at", None),
-        ("unique_proxy_open", "first_opened_at", None),
-        ("proxy_open", "first_opened_at", None),
+        ("unique_proxy_open", "first_machine_opened_at", None),
+        ("proxy_open", "first_machine_opened_at", None),
         ("click", "first_clicked_at", None),
     ],
 )
@@ -282,8 +282,33 @@ def test_opens_count_every_open_and_keep_the_first_time(post, recipients, run_jo
     run_jobs()
 
     row.refresh_from_db()
-    assert row.open_count == 3
+    assert row.open_count == 2
     assert row.first_opened_at == T0
+    assert (row.machine_open_count, row.first_machine_opened_at) == (1, T0 + timedelta(hours=1))
+    assert row.last_engaged_at == T0 + timedelta(hours=2)
+
+
+def test_machine_opens_are_kept_apart_and_are_not_engagement(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("unique_proxy_open", row, at=T0 + timedelta(minutes=1)))
+    post(brevo_event("proxy_open", row, at=T0))
+    run_jobs()
+
+    row.refresh_from_db()
+    assert (row.machine_open_count, row.first_machine_opened_at) == (2, T0)
+    assert (row.open_count, row.first_opened_at, row.last_engaged_at) == (0, None, None)
+
+
+def test_last_engagement_is_the_latest_human_open_or_click_whatever_the_arrival_order(post, recipients, run_jobs):
+    row = recipients[0]
+    post(brevo_event("click", row, link="https://example.com/a", at=T0 + timedelta(days=3)))
+    post(brevo_event("opened", row, at=T0 + timedelta(days=1)))
+    post(brevo_event("proxy_open", row, at=T0 + timedelta(days=9)))
+    run_jobs()
+
+    row.refresh_from_db()
+    assert row.last_engaged_at == T0 + timedelta(days=3)
+    assert row.first_opened_at == T0 + timedelta(days=1)
 
 
 def test_clicks_keep_the_link_and_imply_an_open(post, recipients, run_jobs):
