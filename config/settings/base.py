@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "accounts",
     "segments",
     "campaigns",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.demo import ADMIN_EMAIL, demo_admin_ensure, demo_examples_ensure, demo_seed
 from accounts.models import User
+from demo.services import ADMIN_EMAIL, demo_admin_ensure, demo_examples_ensure, demo_seed
 
 
 class Command(BaseCommand):
