@@ -81,15 +81,15 @@ _ACTIONS: dict[str, tuple[Callable[..., Campaign], str]] = {
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignAdminForm
-    list_display = ("subject", "status", "audience", "progress", "scheduled_at", "started_at", "sent_at", "created_at")
+    list_display = ("name", "status", "audience", "progress", "scheduled_at", "started_at", "sent_at", "created_at")
     list_filter = ("status", "target_segment")
-    search_fields = ("subject",)
+    search_fields = ("name", "subject")
     list_select_related = ("segment", "created_by")
     date_hierarchy = "created_at"
     raw_id_fields = ("segment",)
     readonly_fields = ("status", "status_reason", "scheduled_at", "started_at", "sent_at", "progress", "created_by")
     fieldsets = (
-        ("Message", {"fields": ("subject", "preheader", "body_html", "body_text")}),
+        ("Message", {"fields": ("name", "subject", "preheader", "body_html", "body_text")}),
         ("Sender", {"fields": ("from_email", "from_name", "reply_to")}),
         ("Audience", {"fields": ("target_segment", "segment")}),
         (
@@ -277,7 +277,7 @@ class CampaignRecipientAdmin(admin.ModelAdmin):
     @admin.display(description="Campaign", ordering="campaign")
     def campaign_link(self, row: CampaignRecipient) -> str:
         url = reverse("admin:campaigns_campaign_change", args=[row.campaign_id])
-        return format_html('<a href="{}">{}</a>', url, row.campaign.subject)
+        return format_html('<a href="{}">{}</a>', url, row.campaign)
 
     @admin.display(description="Last error")
     def short_error(self, row: CampaignRecipient) -> str:
@@ -313,7 +313,7 @@ class TrackingEventAdmin(admin.ModelAdmin):
             return "—"
         assert event.campaign is not None
         url = reverse("admin:campaigns_campaign_change", args=[event.campaign_id])
-        return format_html('<a href="{}">{}</a>', url, event.campaign.subject)
+        return format_html('<a href="{}">{}</a>', url, event.campaign)
 
     @admin.display(description="Link")
     def short_link(self, event: TrackingEvent) -> str:

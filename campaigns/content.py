@@ -24,10 +24,12 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 from html.parser import HTMLParser
 from typing import NamedTuple
 
 import css_inline
+from django.conf import settings
 
 from campaigns.unsubscribe import unsubscribe_urls, with_unsubscribe_footer
 from core.errors import InvalidInputError
@@ -122,6 +124,37 @@ def validate_campaign_content(*, subject: str, preheader: str = "", body_html: s
         raise InvalidInputError("The HTML body is required.", field="body_html")
     if len(body_html.encode()) > MAX_HTML_BYTES:
         raise InvalidInputError(f"The HTML body is over {MAX_HTML_BYTES // 1000} KB.", field="body_html")
+
+
+def subject_for(subject: str, params: Mapping[str, str]) -> str:
+    """The subject as a recipient with these values got it (what recipient pages show)."""
+    return _join(parse(subject, field="subject"), lambda placeholder: _value(placeholder, params))
+
+
+def readable_subject(subject: str) -> str:
+    """The subject with each placeholder as words ("[first name]", or its default): a name staff
+    can read for a campaign that was given none. Never raises: unparsable text stays as written."""
+    try:
+        template = parse(subject, field="subject")
+    except InvalidInputError:
+        return subject
+    return _join(
+        template,
+        lambda placeholder: (
+            placeholder.default if placeholder.default is not None else f"[{placeholder.name.replace('_', ' ')}]"
+        ),
+    ).strip()
+
+
+def sender_header(*, from_name: str, from_email: str) -> str:
+    """The From header recipients see. A campaign without its own address sends from
+    DEFAULT_FROM_EMAIL's address, under the campaign's From name when it has one (else the
+    default's name); an address of its own goes with the campaign's name only."""
+    if from_email:
+        return formataddr((from_name, from_email)) if from_name else from_email
+    default_name, default_address = parseaddr(str(settings.DEFAULT_FROM_EMAIL))
+    name = from_name or default_name
+    return formataddr((name, default_address)) if name else default_address
 
 
 # --- Seam 2: what one recipient gets ----------------------------------------------------------

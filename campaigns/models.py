@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import OptOutMethod
+from campaigns.content import readable_subject
 from segments.models import Membership
 
 
@@ -22,7 +23,9 @@ class CampaignStatus(models.TextChoices):
 class Campaign(models.Model):
     """An email aimed at a preset audience, optionally narrowed by a saved segment."""
 
-    subject = models.CharField(max_length=255)
+    # Staff's name for the campaign, shown on every staff page; recipients only ever see the subject.
+    name = models.CharField(max_length=200, blank=True, help_text="Only staff see it. Empty: taken from the subject.")
+    subject = models.CharField(max_length=255, help_text="What recipients see in their inbox.")
     preheader = models.CharField(max_length=255, blank=True)
     body_html = models.TextField()
     body_text = models.TextField(blank=True, help_text="Generated from the HTML when empty.")
@@ -61,7 +64,8 @@ class Campaign(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject
+        # The services always store a name; rows written otherwise still never show raw placeholders.
+        return self.name or readable_subject(self.subject)
 
 
 class RecipientStatus(models.TextChoices):

@@ -16,8 +16,11 @@ from campaigns.content import (
     RenderedMessage,
     prepare_content,
     recipient_personalisation,
+    subject_for,
 )
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus, TrackingEvent
+from core.errors import InvalidInputError
+from segments.models import Membership
 from segments.selectors import Criteria, matching_users, membership_filter, reachable_users
 
 
@@ -28,6 +31,32 @@ def campaign_audience(*, campaign: Campaign) -> QuerySet[User]:
         assert campaign.segment is not None
         users = matching_users(Criteria.of(campaign.segment), base=users)
     return reachable_users(users)
+
+
+# Presets no user can be in at once: a campaign aimed at one, narrowed by a segment that asks
+# for the other, reaches nobody whatever the rest of the segment says.
+_EXCLUSIVE_PRESETS = frozenset({frozenset({Membership.ACTIVE, Membership.INACTIVE})})
+
+
+def campaign_audience_problem(*, campaign: Campaign) -> str:
+    """Why the campaign's audience reaches nobody, in staff's words; "" when someone can be emailed."""
+    if campaign_audience(campaign=campaign).exists():
+        return ""
+    preset = Membership(campaign.target_segment).label
+    segment = campaign.segment if campaign.segment_id is not None else None
+    if segment is not None and frozenset({campaign.target_segment, segment.membership}) in _EXCLUSIVE_PRESETS:
+        return (
+            f"“{preset}” and the segment “{segment.name}”, which keeps "
+            f"{Membership(segment.membership).label.lower()}, exclude each other."
+        )
+    users = User.objects.filter(membership_filter(campaign.target_segment))
+    if segment is not None:
+        users = matching_users(Criteria.of(segment), base=users)
+    matching = users.count()
+    where = f"“{preset}” in the segment “{segment.name}”" if segment is not None else f"“{preset}”"
+    if not matching:
+        return f"No user matches {where}."
+    return f"None of the {matching:,} users matching {where} can be emailed (unverified, opted out or suppressed)."
 
 
 def campaign_list() -> QuerySet[Campaign]:
@@ -85,6 +114,23 @@ def campaign_preview(*, campaign: Campaign, user: User | None) -> RenderedMessag
             last_name=user.last_name,
         )
     return prepared.render(personalisation.params)
+
+
+def campaign_subject_for(*, campaign: Campaign, user: User) -> str:
+    """The subject as `user` received it: the names frozen in their ledger row when they have
+    one (what the message carried), else their account's. Recipient pages show this."""
+    row = (
+        CampaignRecipient.objects.filter(campaign=campaign, user=user)
+        .values_list("email", "first_name", "last_name")
+        .first()
+    )
+    email, first_name, last_name = row or (user.email, user.first_name, user.last_name)
+    params = {"email": email, "first_name": first_name, "last_name": last_name}
+    try:
+        return subject_for(campaign.subject, params)
+    except InvalidInputError:
+        # Content checked by today's rules may predate them; staff's name for it is still readable.
+        return str(campaign)
 
 
 # --- What Brevo reported (campaigns.services.tracking fills these ledger fields) ---------------

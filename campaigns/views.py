@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import OptOutMethod, User
 from accounts.services import suppression_for, user_opt_in, user_opt_out
 from campaigns.models import Campaign
+from campaigns.selectors import campaign_subject_for
 from campaigns.unsubscribe import read_unsubscribe_token
 
 # RFC 8058 section 3.1: the mail client POSTs exactly this key and value.
@@ -50,6 +51,7 @@ def _page(request: HttpRequest, template: str, *, token: str, user: User, campai
         "token": token,
         "email": user.email,
         "campaign": campaign,
+        "campaign_subject": campaign_subject_for(campaign=campaign, user=user) if campaign else "",
         "opted_out": user.email_opted_out_at is not None,
         "suppression": suppression_for(email=user.email),
     }

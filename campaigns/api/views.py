@@ -90,8 +90,8 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     permission_classes = (CanManageCampaigns,)
     pagination_class = CampaignPagination
     filterset_class = CampaignFilter
-    search_fields = ("subject",)
-    ordering_fields = ("id", "subject", "status", "created_at", "updated_at", "scheduled_at", "sent_at")
+    search_fields = ("name", "subject")
+    ordering_fields = ("id", "name", "subject", "status", "created_at", "updated_at", "scheduled_at", "sent_at")
     ordering = ("-created_at", "-id")
     lookup_value_regex = r"\d+"
 
@@ -159,6 +159,17 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         assert isinstance(request.user, User)
         campaign = services.campaign_send(campaign=campaign, by=request.user, scheduled_at=scheduled_at)
         return self._detail(campaign, status_code=status.HTTP_200_OK if scheduled_at else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Copy into a new draft (content, sender and audience; never schedule, recipients or results)",
+        request=None,
+        responses={201: CampaignDetailSerializer, 400: _FIELD_ERRORS, **_ONE},
+    )
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        assert isinstance(request.user, User)
+        copy = services.campaign_duplicate(campaign=self.get_object(), by=request.user)
+        return self._detail(copy, status_code=status.HTTP_201_CREATED)
 
     def _transition(self, service: Any) -> Response:
         return self._detail(service(campaign=self.get_object()))

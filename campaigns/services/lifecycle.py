@@ -19,14 +19,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.content import validate_campaign_content
+from campaigns.content import readable_subject, validate_campaign_content
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.selectors import campaign_audience
+from campaigns.selectors import campaign_audience_problem
 from core.errors import InvalidInputError, StateConflictError
 from segments.models import Membership, Segment
 
 # Fields staff may set; every other column is the pipeline's.
 EDITABLE_FIELDS = (
+    "name",
     "subject",
     "preheader",
     "body_html",
@@ -59,6 +60,9 @@ ACTION_FROM_STATUSES: dict[str, tuple[str, ...]] = {
     "pause": (CampaignStatus.SENDING,),
     "resume": (CampaignStatus.PAUSED,),
     "cancel": (CampaignStatus.SENDING, CampaignStatus.PAUSED),
+    "duplicate": tuple(CampaignStatus),
+    # The system's: a scheduled campaign whose audience is empty when it becomes due.
+    "fail_when_due": (CampaignStatus.SCHEDULED,),
 }
 
 
@@ -96,11 +100,27 @@ def _check_content(values: Mapping[str, Any]) -> None:
         raise InvalidInputError(f"Choose one of {', '.join(Membership.values)}.", field="target_segment")
 
 
+def _name_for(values: Mapping[str, Any]) -> str:
+    """The campaign's name as given, else one made from its subject (placeholders as words)."""
+    name = (values.get("name") or "").strip()
+    max_length = Campaign._meta.get_field("name").max_length or 200
+    return (name or readable_subject(values.get("subject") or ""))[:max_length]
+
+
+def _check_audience(campaign: Campaign) -> None:
+    """The one empty-audience rule for sending and scheduling: refuse, saying why."""
+    problem = campaign_audience_problem(campaign=campaign)
+    if problem:
+        # Reported on `segment`, the audience field API clients already read this error from.
+        raise InvalidInputError(f"Nobody in this audience can be emailed: {problem}", field="segment")
+
+
 def campaign_create(
     *,
     by: User,
     subject: str,
     body_html: str,
+    name: str = "",
     preheader: str = "",
     body_text: str = "",
     from_email: str = "",
@@ -109,8 +129,10 @@ def campaign_create(
     target_segment: str = Membership.ALL,
     segment: Segment | None = None,
 ) -> Campaign:
-    """A new DRAFT written by `by`; placeholders are checked here (400 naming the field)."""
+    """A new DRAFT written by `by`; placeholders are checked here (400 naming the field). Without a
+    name, the subject (placeholders as words) names it."""
     values = {
+        "name": name,
         "subject": subject,
         "body_html": body_html,
         "preheader": preheader,
@@ -122,6 +144,7 @@ def campaign_create(
         "segment": segment,
     }
     _check_content(values)
+    values["name"] = _name_for(values)
     return Campaign.objects.create(**values, created_by=by, status=CampaignStatus.DRAFT)
 
 
@@ -132,7 +155,19 @@ def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campai
         raise InvalidInputError(f"Not editable: {', '.join(sorted(unknown))}.")
     merged = {name: getattr(campaign, name) for name in EDITABLE_FIELDS} | dict(changes)
     _check_content(merged)
+    changes = dict(changes)
+    if "name" in changes or not merged["name"]:
+        changes["name"] = _name_for(merged)
     return _transition(campaign, action="edit", changes=changes)
+
+
+def campaign_duplicate(*, campaign: Campaign, by: User) -> Campaign:
+    """A new DRAFT with the campaign's content, sender and audience, named "Copy of ...", from
+    any status; never its schedule, ledger, results or status. The subject is kept as written:
+    recipients read it, so a marker there would reach their inboxes."""
+    values = {name: getattr(campaign, name) for name in EDITABLE_FIELDS}
+    values["name"] = f"Copy of {campaign}"
+    return campaign_create(by=by, **values)
 
 
 def campaign_delete(*, campaign: Campaign) -> None:
@@ -155,6 +190,8 @@ def campaign_send(*, campaign: Campaign, by: User, scheduled_at: datetime | None
             raise InvalidInputError("Give a time zone (e.g. 2030-01-01T09:00:00Z).", field="scheduled_at")
         if scheduled_at <= now:
             raise InvalidInputError("The scheduled time must be in the future.", field="scheduled_at")
+        if campaign.status == CampaignStatus.DRAFT:
+            _check_audience(campaign)
         campaign = _transition(
             campaign,
             action="schedule",
@@ -168,8 +205,8 @@ def campaign_send(*, campaign: Campaign, by: User, scheduled_at: datetime | None
             )
         )
         return campaign
-    if campaign.status == CampaignStatus.DRAFT and not campaign_audience(campaign=campaign).exists():
-        raise InvalidInputError("Nobody in this audience can be emailed.", field="segment")
+    if campaign.status == CampaignStatus.DRAFT:
+        _check_audience(campaign)
     campaign = _transition(
         campaign,
         action="send",
@@ -189,12 +226,28 @@ def campaign_unschedule(*, campaign: Campaign) -> Campaign:
 
 
 def campaign_start_when_due(*, campaign_id: int, now: datetime | None = None) -> bool:
-    """SCHEDULED -> SENDING if its time has come; True for the one caller that made it so."""
+    """SCHEDULED -> SENDING if its time has come; True for the one caller that made it so.
+
+    An audience that became empty while it waited ends the campaign as FAILED with the reason
+    (never "sent to 0"), by the same rule that refuses to send or schedule it.
+    """
     now = now or timezone.now()
+    due = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED, scheduled_at__lte=now)
+    campaign = due.select_related("segment").first()
+    if campaign is None:
+        return False
+    problem = campaign_audience_problem(campaign=campaign)
+    if problem:
+        Campaign.objects.filter(
+            pk=campaign_id, status__in=ACTION_FROM_STATUSES["fail_when_due"], scheduled_at__lte=now
+        ).update(
+            status=CampaignStatus.FAILED,
+            status_reason=f"Not sent: nobody in the audience could be emailed when it became due. {problem}",
+            updated_at=now,
+        )
+        return False
     with transaction.atomic():
-        started = Campaign.objects.filter(
-            pk=campaign_id, status=CampaignStatus.SCHEDULED, scheduled_at__lte=now
-        ).update(status=CampaignStatus.SENDING, started_at=now, last_claim_at=now, updated_at=now)
+        started = due.update(status=CampaignStatus.SENDING, started_at=now, last_claim_at=now, updated_at=now)
         if started:
             _enqueue("campaigns.jobs.campaign_start", campaign_id)
     return bool(started)

@@ -46,7 +46,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from brevo import brevo_configured, send_refusal
-from campaigns.content import Personalisation, PreparedContent, Recipient, prepare_content, recipients_personalisation
+from campaigns.content import (
+    Personalisation,
+    PreparedContent,
+    Recipient,
+    prepare_content,
+    recipients_personalisation,
+    sender_header,
+)
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience
 from campaigns.services.lifecycle import campaign_fail
@@ -136,6 +143,14 @@ def campaign_start(*, campaign_id: int) -> int:
             inserted = ledger_insert_audience(campaign=campaign)
             Campaign.objects.filter(pk=campaign_id).update(audience_frozen_at=timezone.now())
             logger.info("campaign %s: audience frozen, %s recipients", campaign_id, inserted)
+            if not inserted and not CampaignRecipient.objects.filter(campaign_id=campaign_id).exists():
+                # Everyone left the audience between the click and this job: a failure with
+                # its reason, never a campaign "sent" to nobody.
+                campaign_fail(
+                    campaign_id=campaign_id,
+                    reason="Not sent: nobody in the audience could be emailed when sending began.",
+                )
+                return 0
         status = campaign.status
     if inserted >= ANALYZE_AFTER_ROWS and connection.vendor == "postgresql":
         # A million fresh rows leave the planner's statistics describing a near-empty ledger,
@@ -450,9 +465,7 @@ def deliver(batch: Batch) -> Outcome:
 
 
 def _sender(campaign: Campaign) -> str:
-    if not campaign.from_email:
-        return str(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((campaign.from_name, campaign.from_email)) if campaign.from_name else campaign.from_email
+    return sender_header(from_name=campaign.from_name, from_email=campaign.from_email)
 
 
 def _personalise(campaign: Campaign, rows: Sequence[LedgerRow]) -> list[Personalisation]:

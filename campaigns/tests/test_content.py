@@ -2,7 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.content import Placeholder, html_to_text, parse, prepare_content, recipient_personalisation
+from campaigns.content import (
+    Placeholder,
+    html_to_text,
+    parse,
+    prepare_content,
+    readable_subject,
+    recipient_personalisation,
+    sender_header,
+    subject_for,
+)
 from core.errors import InvalidInputError
 
 
@@ -133,3 +142,53 @@ def test_recipient_personalisation_gives_params_and_one_click_unsubscribe_header
         "List-Unsubscribe": f"<{link}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+
+
+# --- What recipients and staff read ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"first_name": "Ann"}, "Ann, our autumn programme is here"),
+        ({"first_name": ""}, "Friend, our autumn programme is here"),
+        ({}, "Friend, our autumn programme is here"),
+    ],
+)
+def test_the_subject_is_rendered_as_the_recipient_got_it(params, expected):
+    subject = '{{ first_name | default:"Friend" }}, our autumn programme is here'
+
+    assert subject_for(subject, params) == expected
+
+
+def test_a_readable_name_turns_placeholders_into_words():
+    assert (
+        readable_subject("{{ first_name }}, our autumn programme is here")
+        == "[first name], our autumn programme is here"
+    )
+    assert readable_subject('Hi {{ first_name | default:"friend" }}') == "Hi friend"
+    assert readable_subject("Broken {{ first_name") == "Broken {{ first_name"
+
+
+@pytest.mark.parametrize(
+    ("from_name", "from_email", "expected"),
+    [
+        # A name without an address of its own: the default address under the campaign's name.
+        ("The Walkthrough Team", "", "The Walkthrough Team <news@example.com>"),
+        ("", "", "News <news@example.com>"),
+        ("Team", "team@example.com", "Team <team@example.com>"),
+        ("", "team@example.com", "team@example.com"),
+        ("Smith, Jones & Co", "", '"Smith, Jones & Co" <news@example.com>'),
+    ],
+)
+def test_the_from_header_combines_the_name_with_the_default_address(settings, from_name, from_email, expected):
+    settings.DEFAULT_FROM_EMAIL = "News <news@example.com>"
+
+    assert sender_header(from_name=from_name, from_email=from_email) == expected
+
+
+def test_a_bare_default_address_takes_the_campaign_name(settings):
+    settings.DEFAULT_FROM_EMAIL = "news@example.com"
+
+    assert sender_header(from_name="", from_email="") == "news@example.com"
+    assert sender_header(from_name="Team", from_email="") == "Team <news@example.com>"

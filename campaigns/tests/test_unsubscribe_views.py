@@ -47,6 +47,29 @@ def test_get_asks_for_confirmation_and_changes_nothing(client, reader, campaign)
     assert "no-cache" in response["Cache-Control"]
 
 
+def test_the_page_names_the_campaign_by_the_subject_the_recipient_got(client, reader):
+    campaign = Campaign.objects.create(
+        subject='{{ first_name | default:"Friend" }}, our autumn programme is here', body_html="<p>Hi</p>"
+    )
+    CampaignRecipient.objects.create(campaign=campaign, user=reader, email=reader.email, first_name="Ann")
+
+    html = client.get(_path(reader, campaign)).content.decode()
+
+    assert "You followed the link in “Ann, our autumn programme is here”." in html
+    assert "{{" not in html
+
+
+def test_without_a_ledger_row_the_subject_uses_the_account_names(client, make_user):
+    nameless = make_user(email="nameless@example.com", first_name="")
+    campaign = Campaign.objects.create(
+        subject='{{ first_name | default:"Friend" }}, our autumn programme is here', body_html="<p>Hi</p>"
+    )
+
+    html = client.get(_path(nameless, campaign)).content.decode()
+
+    assert "“Friend, our autumn programme is here”" in html
+
+
 def test_head_changes_nothing(client, reader, campaign):
     response = client.head(_path(reader, campaign))
 

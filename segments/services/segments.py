@@ -83,7 +83,9 @@ def criteria_validate(*, criteria: Criteria) -> Criteria:
         if missing := _ids_missing(criteria.partners, found):
             errors["partners"] = f"These users do not exist or are not active partners: {missing}."
     if not errors and criteria.is_empty():
-        errors["criteria"] = "Choose at least one criterion (a membership preset other than ALL counts)."
+        errors["criteria"] = (
+            f"Choose at least one criterion; a membership other than “{Membership.ALL.label}” counts as one."
+        )
     if errors:
         first, *others = errors
         raise InvalidInputError(errors[first], field=first, extra={field: [errors[field]] for field in others})

@@ -44,6 +44,8 @@ def test_criteria_are_normalised() -> None:
 def test_at_least_one_criterion(criteria: Criteria) -> None:
     error = error_of(criteria)
     assert error.field == "criteria"
+    # Staff read the preset's label, never its stored value.
+    assert error.message == "Choose at least one criterion; a membership other than “All members” counts as one."
 
 
 def test_membership_other_than_all_is_a_criterion() -> None:

@@ -222,6 +222,43 @@ def test_send_an_empty_audience_is_a_400(admin_client_api):
     assert "Nobody" in response.json()["segment"][0]
 
 
+def test_schedule_an_empty_audience_is_the_same_400(admin_client_api):
+    campaign = CampaignFactory(target_segment="INACTIVE")
+
+    response = admin_client_api.post(
+        detail(campaign, "send"), {"scheduled_at": (timezone.now() + timedelta(days=1)).isoformat()}
+    )
+
+    assert response.status_code == 400
+    assert "Nobody in this audience can be emailed: No user matches “Inactive members”." in response.json()["segment"]
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_duplicate_answers_201_with_a_new_draft(admin_client_api, admin_user):
+    original = CampaignFactory(name="Spring", status=CampaignStatus.SENT, recipients_total=5, recipient_count=5)
+
+    response = admin_client_api.post(detail(original, "duplicate"))
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["id"] != original.pk
+    assert (body["name"], body["subject"], body["status"]) == ("Copy of Spring", original.subject, "DRAFT")
+    assert (body["recipients_total"], body["recipient_count"], body["scheduled_at"]) == (0, 0, None)
+    assert body["created_by"] == admin_user.email
+    assert admin_client_api.post(f"{LIST}424242/duplicate/").status_code == 404
+
+
+def test_the_name_is_optional_and_searchable(admin_client_api):
+    named = admin_client_api.post(LIST, {**VALID, "name": "Autumn programme"}).json()
+    unnamed = admin_client_api.post(LIST, VALID).json()
+
+    assert named["name"] == "Autumn programme"
+    assert unnamed["name"] == "Hello friend"
+    found = admin_client_api.get(LIST, {"search": "autumn"}).json()["results"]
+    assert [row["id"] for row in found] == [named["id"]]
+
+
 # --- Test sends, previews, audience, recipients ---------------------------------------------------
 
 
@@ -342,6 +379,7 @@ def test_schema_documents_every_campaign_endpoint_and_its_errors(admin_client_ap
     assert {"201", "400", "401", "403"} <= set(paths["/api/campaigns/"]["post"]["responses"])
     assert {"200", "400", "409", "404"} <= set(paths["/api/campaigns/{id}/"]["patch"]["responses"])
     assert {"200", "202", "400", "409"} <= set(paths["/api/campaigns/{id}/send/"]["post"]["responses"])
+    assert {"201", "404"} <= set(paths["/api/campaigns/{id}/duplicate/"]["post"]["responses"])
     for action in ("unschedule", "pause", "resume", "cancel"):
         assert "409" in paths[f"/api/campaigns/{{id}}/{action}/"]["post"]["responses"]
     assert {"502", "503"} <= set(paths["/api/campaigns/{id}/test/"]["post"]["responses"])
