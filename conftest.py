@@ -7,6 +7,7 @@ from typing import Any
 
 import django_rq
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 from rq import SimpleWorker
@@ -16,8 +17,10 @@ from accounts.models import Role, User
 
 @pytest.fixture(autouse=True)
 def _empty_queue() -> None:
-    """Each test starts with an empty Redis database (the queue only carries pointers)."""
+    """Each test starts with an empty Redis database (the queue only carries pointers) and an
+    empty cache (rate-limit counters)."""
     django_rq.get_connection("default").flushdb()
+    cache.clear()
 
 
 class _CountingWorker(SimpleWorker):

@@ -139,3 +139,6 @@ class SuppressionAdmin(admin.ModelAdmin):
             email=obj.email, reason=SuppressionReason(obj.reason), source=obj.source or "admin", note=obj.note
         )
         obj.pk = Suppression.objects.get(email=obj.email).pk
+
+
+from accounts import queue_admin  # noqa: E402,F401  registers RQ's dashboard for the ADMIN role

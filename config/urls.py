@@ -12,7 +12,6 @@ api_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     # Only Brevo's tracking webhook: the other ESPs' and inbound views Anymail ships stay unrouted.

@@ -7,7 +7,26 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from accounts.models import BACKOFFICE_ROLES
 from accounts.roles import MANAGE_CAMPAIGNS, MANAGE_SEGMENTS
+
+
+def may_use_api(user: Any) -> bool:
+    """Active back-office users (ADMIN, MANAGER) only: the token endpoint refuses the rest as
+    it refuses a wrong password, and every endpoint refuses their older tokens."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.role in BACKOFFICE_ROLES)
+    )
+
+
+class IsBackoffice(BasePermission):
+    message = "Only ADMIN and MANAGER users may use the API."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return may_use_api(request.user)
 
 
 class _HasPermission(BasePermission):

@@ -29,10 +29,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
+    "axes",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "anymail",
     "accounts",
@@ -43,12 +47,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware, so preflights and redirects carry the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns the admin login's lock-out into its 429 page (the API answers its own 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +95,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Axes first: a locked-out address or IP is refused before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -114,7 +127,9 @@ RQ_QUEUE_URL = REDIS_URL or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 RQ_QUEUES = {
     "default": {"URL": RQ_QUEUE_URL, "DEFAULT_TIMEOUT": 600},
 }
-RQ_SHOW_ADMIN_LINK = True
+# RQ's own admin registration lets any staff user in; `accounts.admin` registers the dashboard
+# for the ADMIN role only (it can empty queues and requeue or delete campaign jobs).
+RQ_SHOW_ADMIN_LINK = False
 
 # --- Email and Brevo -------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="News <news@example.com>")
@@ -168,7 +183,29 @@ CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS = env.int("CAMPAIGN_IDEMPOTENCY_WINDOW_SECON
 SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="Example Ltd, 1 Example Street, London")
 
 # --- API -------------------------------------------------------------------------------------
+# Browser origins allowed to call the API (a frontend on its own origin), e.g.
+# CORS_ALLOWED_ORIGINS=https://app.example.com. None by default. Such a frontend sends bearer
+# tokens: CORS_ALLOW_CREDENTIALS stays off, so browsers never send it the admin's cookie.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+# A frontend reads these to wait out a 429 and to page.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+
+# Reverse proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts
+# only the connection's address, so a client cannot pick its own IP to dodge per-IP limits.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Rates: "<requests>/<second|minute|hour|day>". Counters live in the cache (Redis when
+# REDIS_URL is set, so every web process shares them).
+API_USER_RATE = env.str("API_USER_RATE", default="300/minute")
+API_ANONYMOUS_RATE = env.str("API_ANONYMOUS_RATE", default="60/minute")
+# Token requests per client IP and per email address, whether the password is right or not.
+LOGIN_RATE = env.str("LOGIN_RATE", default="10/minute")
+
 REST_FRAMEWORK = {
+    # Bearer tokens for frontends. The admin's session also works, same-origin only (CSRF
+    # checked): CORS never lets another origin send the cookie.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -181,21 +218,65 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.api.throttling.UserRateThrottle",
+        "accounts.api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": API_USER_RATE,
+        "anonymous": API_ANONYMOUS_RATE,
+        "login_ip": LOGIN_RATE,
+        "login_address": LOGIN_RATE,
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Refresh tokens rotate: each refresh answers a new one and blacklists the old, so a stolen
+# refresh token works once at most; logout blacklists the current one.
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=30),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_TOKEN_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Only the back-office roles get tokens; everyone else is told the same as for a bad password.
+    "USER_AUTHENTICATION_RULE": "accounts.api.permissions.may_use_api",
 }
+
+# Lock-out after repeated failed logins, for the admin login and the token endpoint alike:
+# LOGIN_FAILURE_LIMIT failures for one email address, or from one IP, lock that address or IP
+# out for LOGIN_LOCKOUT_MINUTES (counted from the last failure). A successful login resets the
+# count; `python manage.py axes_reset` lifts every lock-out at once.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_address"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if TRUSTED_PROXY_COUNT else ["REMOTE_ADDR"]
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Audience mail API",
     "DESCRIPTION": "Segments, Brevo list mirrors and email campaigns for the platform's users.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc from the pinned drf-spectacular-sidecar package, served as the
+    # project's static files: the docs render offline and load no third-party script.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a `status` and two fields use the audience presets: one name each.
     "ENUM_NAME_OVERRIDES": {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
