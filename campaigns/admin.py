@@ -28,10 +28,12 @@ from campaigns.content import validate_campaign_content
 from campaigns.models import (
     Campaign,
     CampaignRecipient,
+    CampaignStatus,
     SubscriptionChange,
     TrackingEvent,
     TrackingEventStatus,
 )
+from campaigns.reporting.progress import campaign_progress
 from campaigns.services.lifecycle import EDITABLE_FIELDS, campaign_action_allowed
 from campaigns.services.tracking import tracking_events_reprocess
 from campaigns.tracking import process_tracking_events
@@ -68,6 +70,9 @@ class TestSendForm(forms.Form):
         raw: str = self.cleaned_data["emails"]
         return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
 
+
+# Statuses whose change form shows the live progress bar even before the ledger is written.
+_SENDING_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
 
 # Button name -> (service, past tense for the success message).
 _ACTIONS: dict[str, tuple[Callable[..., Campaign], str]] = {
@@ -242,8 +247,11 @@ class CampaignAdmin(admin.ModelAdmin):
             preview, preview_error = None, error.message
         frozen = campaign.audience_frozen_at is not None
         stats = selectors.campaign_stats(campaign) if frozen else None
+        # The live bar from the moment sending is asked for (the start job may still run).
+        show_progress = frozen or campaign.status in _SENDING_STATUSES
         return {
             "campaign": campaign,
+            "progress": campaign_progress(campaign=campaign) if show_progress else None,
             "preview": preview,
             "preview_error": preview_error,
             "reachable": None if frozen else selectors.campaign_audience(campaign=campaign).count(),

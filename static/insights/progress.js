@@ -1,0 +1,105 @@
+/*
+ * Live progress of a sending campaign (templates/admin/campaigns/campaign/_progress.html).
+ *
+ * Polls the progress endpoint every `data-interval-ms` (2 s) while the campaign is live, one
+ * request at a time, skipping ticks while the tab is hidden; stops for good once the endpoint
+ * says the campaign is no longer live. No inline script: the page's Content-Security-Policy
+ * may forbid them.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("campaign-progress");
+  if (!root) {
+    return;
+  }
+  var url = root.dataset.progressUrl;
+  var interval = Number(root.dataset.intervalMs) || 2000;
+  var number = new Intl.NumberFormat();
+
+  function field(name) {
+    return root.querySelector('[data-progress="' + name + '"]');
+  }
+
+  function setText(name, text) {
+    var element = field(name);
+    if (element && element.textContent !== text) {
+      element.textContent = text;
+    }
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) {
+      return "—";
+    }
+    if (seconds < 60) {
+      return seconds + " s";
+    }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) {
+      return minutes + " min " + (seconds % 60) + " s";
+    }
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  function stateText(progress) {
+    if (!progress.live) {
+      return "Done: " + progress.status.toLowerCase() + ".";
+    }
+    if (!progress.audience_frozen) {
+      return "Preparing the audience…";
+    }
+    return progress.status.charAt(0) + progress.status.slice(1).toLowerCase() + "…";
+  }
+
+  function render(progress) {
+    var bar = document.getElementById("campaign-progress-bar");
+    bar.value = progress.percent;
+    bar.textContent = progress.percent + " %";
+    setText("accepted", number.format(progress.accepted));
+    setText("total", number.format(progress.total));
+    setText("percent", String(progress.percent));
+    setText("rate", progress.rate_per_second === null ? "—" : number.format(progress.rate_per_second) + " / s");
+    setText("eta", duration(progress.eta_seconds));
+    setText("failed", number.format(progress.failed));
+    setText("unknown", number.format(progress.unknown));
+    setText("remaining", number.format(progress.remaining));
+    setText("state", stateText(progress));
+    root.dataset.status = progress.status;
+    root.dataset.live = progress.live ? "true" : "false";
+    field("done").hidden = progress.live;
+  }
+
+  function poll() {
+    if (document.hidden) {
+      window.setTimeout(poll, interval);
+      return;
+    }
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) {
+          // Signed out, role changed or campaign deleted: polling again will not help.
+          setText("state", "Progress unavailable (" + response.status + "); reload the page.");
+          return null;
+        }
+        return response.json();
+      })
+      .then(function (progress) {
+        if (progress === null) {
+          return;
+        }
+        render(progress);
+        if (progress.live) {
+          window.setTimeout(poll, interval);
+        }
+      })
+      .catch(function () {
+        // A network hiccup: the next tick tries again.
+        window.setTimeout(poll, interval);
+      });
+  }
+
+  if (root.dataset.live === "true") {
+    window.setTimeout(poll, interval);
+  }
+})();
