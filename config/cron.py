@@ -8,7 +8,7 @@ from rq import cron
 
 from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog
 from campaigns.tracking import retry_tracking_events
-from segments.jobs import segment_exports_recover_job
+from segments.jobs import segment_exports_recover_job, size_snapshots_job
 
 # Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
 cron.register(campaigns_watchdog, "default", interval=60)
@@ -22,3 +22,7 @@ cron.register(retry_tracking_events, "default", interval=60)
 # Brevo list syncs whose worker died (RUNNING without a heartbeat) are failed, and queued ones
 # whose job vanished with Redis are queued again.
 cron.register(segment_exports_recover_job, "default", interval=60)
+
+# Today's size snapshot of the audience and of each saved segment (charts of how they moved).
+# Hourly, and a no-op once the day's rows exist, so a scheduler that was down catches up.
+cron.register(size_snapshots_job, "default", interval=3600)

@@ -15,7 +15,7 @@ from segments import services
 from segments.dependents import segment_dependents
 from segments.forms import SegmentAdminForm
 from segments.models import EXPORT_REPORT_FIELDS, Segment, SegmentExport
-from segments.selectors import Criteria, PreviewCursor, criteria_counts, preview_page
+from segments.selectors import Criteria, PreviewCursor, criteria_counts, preview_page, segment_size_history
 
 
 class HasBrevoListFilter(admin.SimpleListFilter):
@@ -115,6 +115,7 @@ class SegmentAdmin(admin.ModelAdmin):
                     "counts": criteria_counts(criteria),
                     "page": preview_page(criteria, cursor=PreviewCursor()),
                 },
+                "size_history": segment_size_history(segment=segment),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -158,3 +158,37 @@ class BrevoSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+class SegmentSnapshot(models.Model):
+    """A saved segment's size on one day (the site's time zone), kept by the daily snapshot job."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="snapshots")
+    day = models.DateField()
+    matching = models.PositiveIntegerField()
+    reachable = models.PositiveIntegerField()
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["segment", "day"]
+        constraints = [models.UniqueConstraint(fields=["segment", "day"], name="segment_snapshot_one_per_day")]
+
+    def __str__(self) -> str:
+        return f"Segment {self.segment_id} on {self.day}: {self.reachable}/{self.matching}"
+
+
+class AudienceSnapshot(models.Model):
+    """The whole audience on one day: everyone, who can be emailed, who opted out, who is suppressed."""
+
+    day = models.DateField(unique=True)
+    users = models.PositiveIntegerField()
+    reachable = models.PositiveIntegerField(help_text="Verified, not opted out, not suppressed.")
+    opted_out = models.PositiveIntegerField()
+    suppressed = models.PositiveIntegerField(help_text="Users whose address is on the suppression list.")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"Audience on {self.day}: {self.reachable}/{self.users}"

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, TruncMonth
 from django.utils import timezone
 
 from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Property, Suppression, User
-from segments.models import ExportStatus, Membership, Segment, SegmentExport
+from core.charts import Chart, Series
+from segments.models import ExportStatus, Membership, Segment, SegmentExport, SegmentSnapshot
 
 
 @dataclass(frozen=True)
@@ -278,3 +279,31 @@ def segment_stats(*, now: datetime | None = None) -> dict[str, object]:
 def _count_by_month(rows: QuerySet[Segment] | QuerySet[SegmentExport]) -> dict[date, int]:
     grouped = rows.annotate(month=TruncMonth("created_at")).values("month").annotate(n=Count("pk")).order_by()
     return {timezone.localtime(row["month"]).date(): row["n"] for row in grouped}
+
+
+# Days of size history the segment form charts.
+SIZE_HISTORY_DAYS = 90
+
+
+def segment_size_history(*, segment: Segment, days: int = SIZE_HISTORY_DAYS, today: date | None = None) -> Chart:
+    """The segment's daily snapshots over the last `days` days (one indexed range read), as a
+    chart with a gap for each day without a snapshot."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    snapshots = {
+        row.day: row for row in SegmentSnapshot.objects.filter(segment=segment, day__gte=first, day__lte=today)
+    }
+    span = [first + timedelta(days=offset) for offset in range(days)]
+    # Start at the first snapshot: a new segment's chart is not 89 empty days.
+    taken = [day for day in span if day in snapshots]
+    span = span[span.index(taken[0]) :] if taken else []
+    return Chart(
+        id=f"segment-{segment.pk}-size",
+        title=f"Size of “{segment.name}” over the last {days} days",
+        labels=[day.isoformat() for day in span],
+        series=[
+            Series("matching", "Matching", [snapshots[day].matching if day in snapshots else None for day in span]),
+            Series("reachable", "Reachable", [snapshots[day].reachable if day in snapshots else None for day in span]),
+        ],
+        note="One snapshot a day (site time zone); days without one are gaps.",
+    )

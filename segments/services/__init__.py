@@ -17,9 +17,11 @@ from segments.services.segments import (
     segment_name_validate,
     segment_update,
 )
+from segments.services.snapshots import SnapshotsTaken, size_snapshots_take
 
 __all__ = [
     "SegmentSyncInProgressError",
+    "SnapshotsTaken",
     "criteria_validate",
     "segment_counts_refresh",
     "segment_create",
@@ -32,4 +34,5 @@ __all__ = [
     "segment_sync_run",
     "segment_sync_start",
     "segment_update",
+    "size_snapshots_take",
 ]
