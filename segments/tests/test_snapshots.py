@@ -96,7 +96,7 @@ def test_size_history_starts_at_the_first_snapshot_and_leaves_gaps() -> None:
 
     chart = segment_size_history(segment=segment, today=today)
 
-    assert chart.labels[0] == "2026-05-05" and chart.labels[-1] == "2026-05-10"
+    assert (chart.labels[0], chart.labels[-1]) == ("2026-05-05", "2026-05-10")
     assert [series.key for series in chart.series] == ["matching", "reachable"]
     assert list(chart.series[0].data) == [10, 12, None, None, 15, None]
     assert chart.rows()[0] == ["2026-05-05", 10, 9]
