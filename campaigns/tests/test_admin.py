@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.messages import get_messages
@@ -184,3 +185,152 @@ def test_recipients_are_browsable_by_status(staff_client, audience):
     assert users[1].email in html
     assert users[0].email not in html
     assert staff_client.get(reverse("admin:campaigns_campaignrecipient_add")).status_code == 403
+
+
+# --- The page as staff meet it ------------------------------------------------------------------
+
+
+def test_a_sent_campaign_reads_as_a_report_with_duplicate_and_no_save(staff_client):
+    campaign = CampaignFactory(name="Spring", status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
+
+    html = staff_client.get(change_url(campaign)).content.decode()
+
+    assert 'name="_save"' not in html
+    assert 'name="_continue"' not in html
+    assert action_url(campaign, "duplicate") in html
+    assert 'value="Duplicate"' in html
+
+
+def test_saving_from_a_stale_tab_says_the_campaign_was_sent_not_a_form_error(staff_client):
+    campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
+
+    response = staff_client.post(change_url(campaign), {"name": "Edited", "subject": "Edited"})
+
+    assert response.status_code == 302
+    assert messages_of(response) == ["Cannot edit a campaign that is sent (SENT)."]
+    campaign.refresh_from_db()
+    assert campaign.name != "Edited"
+
+
+def test_the_second_send_click_says_when_the_first_one_started(staff_client, audience):
+    audience(1)
+    campaign = CampaignFactory()
+    staff_client.post(action_url(campaign, "send"))
+
+    second = staff_client.post(action_url(campaign, "send"))
+
+    message = list(get_messages(second.wsgi_request))[-1]
+    assert message.level_tag == "warning"
+    assert "It started at" in message.message
+    assert "it is sent once" in message.message
+
+
+def test_duplicate_button_opens_the_new_draft(staff_client, admin_user):
+    campaign = CampaignFactory(name="Spring", status=CampaignStatus.SENT)
+
+    response = staff_client.post(action_url(campaign, "duplicate"))
+
+    copy = Campaign.objects.exclude(pk=campaign.pk).get()
+    assert response["Location"] == change_url(copy)
+    assert (copy.name, copy.status, copy.created_by) == ("Copy of Spring", CampaignStatus.DRAFT, admin_user)
+    assert messages_of(response) == [
+        "Duplicated as “Copy of Spring”, a draft: check the audience and send it when ready."
+    ]
+
+
+def test_schedule_reads_the_time_in_the_staff_members_zone(staff_client):
+    campaign = CampaignFactory()
+    local = timezone.localtime(timezone.now() + timedelta(days=2), ZoneInfo("Asia/Tokyo")).replace(
+        second=0, microsecond=0
+    )
+
+    response = staff_client.post(
+        action_url(campaign, "schedule"),
+        {"scheduled_at": local.strftime("%Y-%m-%dT%H:%M"), "time_zone": "Asia/Tokyo"},
+    )
+
+    campaign.refresh_from_db()
+    assert campaign.scheduled_at == local
+    assert messages_of(response) == [f"Scheduled for {local:%Y-%m-%d %H:%M} (Asia/Tokyo)."]
+
+
+def test_pages_show_times_in_the_zone_the_browser_reported(staff_client):
+    campaign = CampaignFactory(status=CampaignStatus.SCHEDULED, scheduled_at=timezone.now() + timedelta(days=1))
+    staff_client.cookies["staff_tz"] = "America/New_York"
+
+    html = staff_client.get(change_url(campaign)).content.decode()
+
+    shown = timezone.localtime(campaign.scheduled_at, ZoneInfo("America/New_York"))
+    assert f"Goes out {shown:%a} {shown.day} {shown:%b %Y, %H:%M} (America/New_York)." in html
+
+
+def test_the_outbox_is_not_called_brevo(staff_client):
+    campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
+
+    html = staff_client.get(change_url(campaign)).content.decode()
+
+    assert "accepted by Brevo" not in html
+    assert "written to the local outbox (Brevo is not configured" in html
+
+
+def test_the_report_says_accepted_by_brevo_when_it_is(staff_client, brevo):
+    campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
+
+    assert "accepted by Brevo" in staff_client.get(change_url(campaign)).content.decode()
+
+
+# --- Live answers for the page's script ----------------------------------------------------------
+
+
+def test_live_preview_renders_what_the_page_holds(staff_client, admin_user):
+    response = staff_client.post(
+        reverse("admin:campaigns_campaign_preview"),
+        {"subject": "Hi {{ first_name }}", "body_html": "<p>Hello {{ first_name }}</p>", "from_name": "Team"},
+    )
+
+    body = response.json()
+    assert body["subject"] == f"Hi {admin_user.first_name}"
+    assert f"Hello {admin_user.first_name}" in body["html"]
+    assert body["sender"] == "Team <news@example.com>"
+
+
+def test_live_preview_names_the_field_at_fault(staff_client):
+    response = staff_client.post(
+        reverse("admin:campaigns_campaign_preview"), {"subject": "Hi {{ user.password }}", "body_html": "<p>x</p>"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "subject"
+    assert "Attribute access" in response.json()["error"]
+
+
+def test_live_audience_counts_and_explains_an_empty_audience(staff_client, audience):
+    audience(2)
+    url = reverse("admin:campaigns_campaign_audience")
+
+    everyone = staff_client.get(url, {"target_segment": "ALL", "segment": ""}).json()
+    nobody = staff_client.get(url, {"target_segment": "INACTIVE", "segment": ""}).json()
+    unchosen = staff_client.get(url, {"target_segment": "", "segment": ""}).json()
+
+    assert (everyone["reachable"], everyone["problem"]) == (3, "")
+    assert (nobody["reachable"], nobody["problem"]) == (0, "No user matches “Inactive members”.")
+    assert unchosen["reachable"] is None
+
+
+def test_a_test_send_works_before_the_first_save(staff_client):
+    response = staff_client.post(
+        reverse("admin:campaigns_campaign_test_draft"),
+        {"subject": "Draft {{ first_name }}", "body_html": "<p>Unsaved</p>", "emails": "qa@example.com"},
+    )
+
+    assert response.json() == {"message": "Test sent to qa@example.com."}
+    [message] = mail.outbox
+    assert message.subject.startswith("[TEST] Draft")
+    assert not Campaign.objects.exists()
+
+
+def test_live_urls_need_campaign_rights(client, manager_user):
+    client.force_login(manager_user)
+
+    assert client.post(reverse("admin:campaigns_campaign_preview"), {"body_html": "x"}).status_code == 403
+    assert client.get(reverse("admin:campaigns_campaign_audience")).status_code == 403

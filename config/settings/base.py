@@ -23,7 +23,8 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the project's site: branded, models grouped by what staff do.
+    "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.StaffTimeZoneMiddleware",
     # Last: turns the admin login's lock-out into its 429 page (the API answers its own 429).
     "axes.middleware.AxesMiddleware",
 ]
@@ -113,7 +115,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# Project-wide assets (the vendored chart library, the admin's progress and chart scripts).
+# Project-wide assets (the vendored chart library, the admin's progress and chart scripts, its
+# icon, colours and time zone script); apps keep their own.
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 

@@ -1,0 +1,404 @@
+"""The campaign page: a checklist while it is a draft, a report once it went out.
+
+Draft: name, audience (preset and segment, the reachable count beside them), sender (as
+recipients will see it), content (editor beside a live preview; test sends of what the page
+holds, saved or not), schedule (in the staff member's time zone), with the actions in a bar at
+the top. After: status, progress and results at the top, "Duplicate" instead of Save. Every
+button POSTs to its own admin URL and calls the service the API calls; a refused transition
+comes back as a message naming the campaign's status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from brevo import brevo_configured
+from campaigns import selectors, services
+from campaigns.admin import live
+from campaigns.admin.forms import CampaignAdminForm, ScheduleForm, TestSendForm, default_sender
+from campaigns.content import sender_header
+from campaigns.models import Campaign, CampaignStatus
+from campaigns.reporting.progress import campaign_progress
+from campaigns.services.lifecycle import EDITABLE_FIELDS, campaign_action_allowed
+from core.errors import DomainError, InvalidInputError, StateConflictError
+from core.templates import optional_template
+
+# Button name -> (service, past tense for the success message).
+_ACTIONS: dict[str, tuple[Callable[..., Campaign], str]] = {
+    "unschedule": (services.campaign_unschedule, "moved back to draft"),
+    "pause": (services.campaign_pause, "paused"),
+    "resume": (services.campaign_resume, "resumed"),
+    "cancel": (services.campaign_cancel, "cancelled"),
+}
+# Statuses whose page shows the live progress bar even before the ledger is written.
+_SENDING_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+# The actions the top bar may offer, in its order; the state machine says which apply.
+_BAR_ACTIONS = ("send", "schedule", "unschedule", "pause", "resume", "cancel", "duplicate")
+
+CHECKLIST = (
+    ("1. Name", {"fields": ("name",)}),
+    ("2. Audience", {"fields": (("target_segment", "segment"), "reachable_now"), "classes": ("campaign-audience",)}),
+    ("3. Sender", {"fields": (("from_name", "from_email"), "sender_as_seen", "reply_to")}),
+    (
+        "4. Content",
+        {
+            "fields": ("subject", "preheader", ("body_html", "live_preview"), "body_text", "test_send"),
+            "classes": ("campaign-content",),
+        },
+    ),
+)
+REPORT = (
+    ("Audience", {"fields": ("audience", "reachable_now")}),
+    ("Sender", {"fields": ("sender_as_seen", "reply_to")}),
+    ("Content", {"fields": ("subject_as_received", "preheader", "live_preview")}),
+    ("History", {"fields": ("status", "status_reason", "scheduled_at", "started_at", "sent_at", "created_by")}),
+)
+_COMPUTED = ("reachable_now", "sender_as_seen", "live_preview", "test_send", "audience", "subject_as_received")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
+    list_display = ("name", "status", "audience", "progress", "scheduled_at", "started_at", "sent_at", "created_at")
+    list_filter = ("status", "target_segment")
+    search_fields = ("name", "subject")
+    list_select_related = ("segment", "created_by")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("segment",)
+    actions = ("duplicate_selected",)
+
+    class Media:
+        css = {"all": ("campaigns/admin/campaign_form.css",)}
+        js = ("campaigns/admin/campaign_form.js",)
+
+    # --- What the page shows ------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
+        return CHECKLIST if self._editable(obj) else REPORT
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
+        if self._editable(obj):
+            return _COMPUTED
+        return (*EDITABLE_FIELDS, *_COMPUTED, "status", "status_reason", "scheduled_at", "started_at", "sent_at",
+                "created_by")  # fmt: skip
+
+    @staticmethod
+    def _editable(obj: Campaign | None) -> bool:
+        return obj is None or campaign_action_allowed(campaign=obj, action="edit")
+
+    @admin.display(description="Audience")
+    def audience(self, campaign: Campaign) -> str:
+        preset = campaign.get_target_segment_display()
+        return f"{preset} ∩ {campaign.segment.name}" if campaign.segment else preset
+
+    @admin.display(description="Progress (sent / total)")
+    def progress(self, campaign: Campaign) -> str:
+        if campaign.audience_frozen_at is None:
+            return "—"
+        return f"{campaign.recipient_count:,} / {campaign.recipients_total:,}"
+
+    @admin.display(description="Reachable now")
+    def reachable_now(self, campaign: Campaign) -> SafeString:
+        if campaign.audience_frozen_at is not None:
+            return format_html("Frozen when sending began: {} recipients.", f"{campaign.recipients_total:,}")
+        if campaign.pk is None:
+            count, problem = "—", ""
+        else:
+            reachable = selectors.campaign_audience(campaign=campaign).count()
+            count = f"{reachable:,}"
+            problem = "" if reachable else selectors.campaign_audience_problem(campaign=campaign)
+        return format_html(
+            '<p id="campaign-reachable" aria-live="polite"><strong>{}</strong> {} reached now'
+            " (verified, not opted out, not suppressed).</p>"
+            '<p id="campaign-audience-warning" class="campaign-warning"{}>{}</p>',
+            count,
+            "user can be" if count == "1" else "users can be",
+            "" if problem else SafeString(" hidden"),
+            problem,
+        )
+
+    @admin.display(description="Recipients will see")
+    def sender_as_seen(self, campaign: Campaign) -> SafeString:
+        name, address = default_sender()
+        return format_html(
+            '<span id="campaign-sender" data-default-name="{}" data-default-address="{}">From: {}</span>',
+            name,
+            address,
+            sender_header(from_name=campaign.from_name, from_email=campaign.from_email),
+        )
+
+    @admin.display(description="Subject as you would get it")
+    def subject_as_received(self, campaign: Campaign) -> str:
+        return self._preview(campaign)[0].subject if self._preview(campaign)[0] else campaign.subject
+
+    @admin.display(description="Preview, as you would get it")
+    def live_preview(self, campaign: Campaign) -> SafeString:
+        rendered, error = self._preview(campaign)
+        return format_html(
+            '<p class="campaign-preview-subject">Subject: <strong id="campaign-preview-subject">{}</strong></p>'
+            '<p id="campaign-preview-error" class="errornote"{}>{}</p>'
+            # An empty sandbox: no scripts, no forms, no same-origin access for the email's HTML.
+            '<iframe id="campaign-preview" sandbox="" srcdoc="{}" title="Email preview"></iframe>'
+            '<details><summary>Plain-text version</summary><pre id="campaign-preview-text">{}</pre></details>',
+            rendered.subject if rendered else "",
+            "" if error else SafeString(" hidden"),
+            error,
+            rendered.html if rendered else "",
+            rendered.text if rendered else "",
+        )
+
+    @admin.display(description="Send a test")
+    def test_send(self, campaign: Campaign) -> SafeString:
+        return mark_safe(
+            '<div id="campaign-test">'
+            '<input type="text" id="campaign-test-emails" name="emails" form="campaign-test-form" size="50" '
+            'placeholder="you@example.com, colleague@example.com" aria-label="Test addresses">'
+            '<button type="submit" form="campaign-test-form" id="campaign-test-button">Send test</button>'
+            '<p class="help">Sends what this page holds now, saved or not: subject marked [TEST], your name in '
+            "the placeholders, nobody recorded as a recipient.</p>"
+            '<p id="campaign-test-result" role="status"></p></div>'
+        )
+
+    def _preview(self, campaign: Campaign) -> tuple[Any, str]:
+        cache = getattr(campaign, "_admin_preview", None)
+        if cache is None:
+            try:
+                cache = (selectors.campaign_preview(campaign=campaign, user=self._viewer), "")
+            except InvalidInputError as error:
+                cache = (None, error.message)
+            campaign._admin_preview = cache  # type: ignore[attr-defined]
+        return cache
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # The readonly displays above render the preview for whoever is looking.
+        self._viewer = request.user if isinstance(request.user, User) else None
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    _viewer: User | None = None
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        campaign = Campaign.objects.select_related("segment").filter(pk=object_id).first() if object_id else None
+        if campaign is not None and request.method == "POST" and not self._editable(campaign):
+            # A tab opened before the campaign left draft: the service's own answer, not a form error.
+            try:
+                services.campaign_update(campaign=campaign, changes={})
+            except DomainError as error:
+                messages.error(request, error.message)
+            return self._back(campaign)
+        extra = dict(extra_context or {})
+        extra["campaign_page"] = self._page(request, campaign)
+        # A campaign is written once at a time: "Save and add another" only invites mistakes.
+        extra["show_save_and_add_another"] = False
+        if campaign is not None and not self._editable(campaign):
+            extra.update(show_save=False, show_save_and_continue=False)
+        return super().changeform_view(request, object_id, form_url, extra_context=extra)
+
+    def _page(self, request: HttpRequest, campaign: Campaign | None) -> dict[str, Any]:
+        page: dict[str, Any] = {
+            "campaign": campaign,
+            "brevo": brevo_configured(),
+            "accepted_by": "Brevo" if brevo_configured() else "the local outbox",
+            "time_zone": timezone.get_current_timezone_name(),
+            "progress_template": optional_template("admin/campaigns/campaign/_progress.html"),
+            "charts_template": optional_template("admin/campaigns/campaign/_charts.html"),
+        }
+        if campaign is None:
+            return page
+        frozen = campaign.audience_frozen_at is not None
+        stats = selectors.campaign_stats(campaign) if frozen else None
+        # The live bar from the moment sending is asked for (the start job may still run).
+        show_progress = bool(page["progress_template"]) and (frozen or campaign.status in _SENDING_STATUSES)
+        page.update(
+            progress=campaign_progress(campaign=campaign) if show_progress else None,
+            stats=stats,
+            rates=selectors.campaign_rates(stats) if stats else None,
+            links=selectors.campaign_link_clicks(campaign=campaign) if frozen else [],
+            recipients_url=reverse("admin:campaigns_campaignrecipient_changelist")
+            + f"?campaign__id__exact={campaign.pk}",
+            actions={action: campaign_action_allowed(campaign=campaign, action=action) for action in _BAR_ACTIONS},
+        )
+        return page
+
+    # --- Writes -------------------------------------------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        if not change:
+            assert isinstance(request.user, User)
+            created = services.campaign_create(by=request.user, **data)
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            return
+        changed = {name: data[name] for name in form.changed_data if name in data}
+        if changed:
+            try:
+                services.campaign_update(campaign=obj, changes=changed)
+            except DomainError as error:
+                messages.error(request, error.message)
+        obj.refresh_from_db()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        deletable = obj is None or campaign_action_allowed(campaign=obj, action="delete")
+        return deletable and super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Campaign) -> None:
+        services.campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            try:
+                services.campaign_delete(campaign=campaign)
+            except DomainError as error:
+                messages.error(request, f"{campaign}: {error.message}")
+
+    @admin.action(description="Duplicate into new drafts", permissions=["add"])
+    def duplicate_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        assert isinstance(request.user, User)
+        copies = [services.campaign_duplicate(campaign=campaign, by=request.user) for campaign in queryset]
+        self.message_user(request, f"{len(copies)} draft(s) made: {', '.join(str(copy) for copy in copies)}.")
+
+    # --- Buttons ------------------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        def route(name: str, view: Callable[..., HttpResponse]) -> URLPattern:
+            return path(
+                f"<int:campaign_id>/{name}/",
+                self.admin_site.admin_view(require_POST(view)),
+                name=f"campaigns_campaign_{name}",
+            )
+
+        def page(name: str, view: Callable[[HttpRequest], HttpResponse], method: Callable[..., Any]) -> URLPattern:
+            def checked(request: HttpRequest) -> HttpResponse:
+                if not (self.has_add_permission(request) or self.has_change_permission(request)):
+                    raise PermissionDenied
+                return view(request)
+
+            return path(f"live/{name}/", self.admin_site.admin_view(method(checked)), name=f"campaigns_campaign_{name}")
+
+        custom = [route(name, getattr(self, f"{name}_view")) for name in ("send", "schedule", "test", "duplicate")]
+        custom += [route(name, self._transition_view(name)) for name in _ACTIONS]
+        custom += [
+            page("preview", live.preview, require_POST),
+            page("audience", live.audience, require_GET),
+            page("test_draft", live.test_send, require_POST),
+        ]
+        return custom + super().get_urls()
+
+    def _campaign_for_action(self, request: HttpRequest, campaign_id: int) -> Campaign:
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        if not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        return campaign
+
+    def _back(self, campaign: Campaign) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+
+    def _run(
+        self, request: HttpRequest, campaign: Campaign, call: Callable[[], Any], done: str
+    ) -> HttpResponseRedirect:
+        try:
+            call()
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, done)
+        return self._back(campaign)
+
+    def send_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        campaign = self._campaign_for_action(request, campaign_id)
+        assert isinstance(request.user, User)
+        try:
+            services.campaign_send(campaign=campaign, by=request.user)
+        except StateConflictError as error:
+            campaign.refresh_from_db()
+            if campaign.started_at is None:
+                messages.error(request, error.message)
+            else:
+                # Two tabs or a double click: the other request started it. Whichever page the
+                # browser shows, it must not read as a failure; the send went out once.
+                started = timezone.localtime(campaign.started_at)
+                messages.warning(
+                    request,
+                    f"{error.message} It started at {started:%H:%M:%S} ({started:%Z}), from another tab or click; "
+                    "it is sent once.",
+                )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Sending has started.")
+        return self._back(campaign)
+
+    def schedule_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        campaign = self._campaign_for_action(request, campaign_id)
+        form = ScheduleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Give a date and time to schedule at.")
+            return self._back(campaign)
+        when = form.when()
+        assert isinstance(request.user, User)
+        user = request.user
+        shown = timezone.localtime(when, when.tzinfo)
+        return self._run(
+            request,
+            campaign,
+            lambda: services.campaign_send(campaign=campaign, by=user, scheduled_at=when),
+            f"Scheduled for {shown:%Y-%m-%d %H:%M} ({shown.tzinfo}).",
+        )
+
+    def test_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        campaign = self._campaign_for_action(request, campaign_id)
+        form = TestSendForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Give at least one address for the test.")
+            return self._back(campaign)
+        assert isinstance(request.user, User)
+        user = request.user
+        addresses = form.addresses()
+        return self._run(
+            request,
+            campaign,
+            lambda: services.campaign_send_test(campaign=campaign, by=user, emails=addresses),
+            f"Test sent to {', '.join(addresses)}.",
+        )
+
+    def duplicate_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        campaign = self._campaign_for_action(request, campaign_id)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        assert isinstance(request.user, User)
+        try:
+            copy = services.campaign_duplicate(campaign=campaign, by=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return self._back(campaign)
+        messages.success(request, f"Duplicated as “{copy}”, a draft: check the audience and send it when ready.")
+        return self._back(copy)
+
+    def _transition_view(self, name: str) -> Callable[..., HttpResponse]:
+        service, done = _ACTIONS[name]
+
+        def view(request: HttpRequest, campaign_id: int) -> HttpResponse:
+            campaign = self._campaign_for_action(request, campaign_id)
+            return self._run(request, campaign, lambda: service(campaign=campaign), f"Campaign {done}.")
+
+        return view

@@ -1,0 +1,134 @@
+"""The campaign admin's forms: the checklist form, and the small ones behind its buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.content import validate_campaign_content
+from campaigns.models import Campaign
+from campaigns.services.lifecycle import EDITABLE_FIELDS
+from campaigns.services.sending import MAX_TEST_RECIPIENTS
+from core.errors import InvalidInputError
+from core.timezones import zone_named
+from segments.models import Membership
+
+# The content the live preview and the draft test send read from the page, saved or not.
+CONTENT_FIELDS = ("subject", "preheader", "body_html", "body_text", "from_name", "from_email", "reply_to")
+
+
+def default_sender() -> tuple[str, str]:
+    """DEFAULT_FROM_EMAIL as (name, address)."""
+    return parseaddr(str(settings.DEFAULT_FROM_EMAIL))
+
+
+class CampaignAdminForm(forms.ModelForm):
+    target_segment = forms.ChoiceField(
+        label="Send to",
+        # No preset is picked for staff: "everyone" must be a choice, never an accident.
+        choices=[("", "Choose who gets it…"), *Membership.choices],
+        help_text="The people this campaign is for; a segment below narrows them further.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = EDITABLE_FIELDS
+        labels = {
+            "name": "Campaign name",
+            "segment": "Only people in the segment",
+            "from_name": "From name",
+            "from_email": "From address",
+            "reply_to": "Replies go to",
+            "subject": "Subject line",
+            "preheader": "Preview text",
+            "body_html": "Email (HTML)",
+            "body_text": "Plain-text version",
+        }
+        help_texts = {
+            "name": "For staff only, e.g. “Autumn programme 2026”. Empty: made from the subject.",
+            "segment": "Optional. Search saved segments by name.",
+            "from_email": "Empty: the default sender address.",
+            "reply_to": "Optional. Empty: replies go to the From address.",
+            "subject": "What recipients see in their inbox. Placeholders: {{ first_name }}, {{ last_name }}, "
+            '{{ email }}, {{ first_name | default:"friend" }}.',
+            "preheader": "Shown after the subject in most inboxes.",
+            "body_html": "The preview beside it updates as you type. {{ unsubscribe_url }} links to the unsubscribe "
+            "page; a footer with it and the postal address is added when missing.",
+            "body_text": "Empty: made from the HTML.",
+        }
+        widgets = {
+            "body_html": forms.Textarea(attrs={"rows": 26, "class": "campaign-editor", "spellcheck": "false"}),
+            "body_text": forms.Textarea(attrs={"rows": 6}),
+            "name": forms.TextInput(attrs={"size": 60}),
+            "subject": forms.TextInput(attrs={"size": 60}),
+            "preheader": forms.TextInput(attrs={"size": 60}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name, address = default_sender()
+        if "from_email" in self.fields:
+            self.fields["from_email"].widget.attrs["placeholder"] = address
+        if "from_name" in self.fields:
+            self.fields["from_name"].widget.attrs["placeholder"] = name
+            if self.instance.pk is None:
+                # The sender recipients will see unless staff change it, filled in.
+                self.initial.setdefault("from_name", name)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            validate_campaign_content(
+                subject=cleaned.get("subject") or "",
+                preheader=cleaned.get("preheader") or "",
+                body_html=cleaned.get("body_html") or "",
+                body_text=cleaned.get("body_text") or "",
+            )
+        except InvalidInputError as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+        return cleaned
+
+
+class DraftContentForm(forms.ModelForm):
+    """What the page holds right now, for the live preview and test sends before saving."""
+
+    class Meta:
+        model = Campaign
+        fields = CONTENT_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+    def unsaved(self, *, pk: int | None) -> Campaign:
+        """An unsaved campaign holding the page's content (the saved one's id, for its links)."""
+        values = {name: self.cleaned_data.get(name) or "" for name in CONTENT_FIELDS}
+        return Campaign(pk=pk, **values)
+
+
+class ScheduleForm(forms.Form):
+    scheduled_at = forms.DateTimeField(input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
+    # The browser's zone, sent with the time so the time means what the staff member read.
+    time_zone = forms.CharField(required=False)
+
+    def when(self) -> datetime:
+        """The time typed, in the staff member's zone."""
+        typed: datetime = self.cleaned_data["scheduled_at"]
+        zone = zone_named(self.cleaned_data.get("time_zone") or "")
+        if zone is None:
+            return typed
+        return timezone.make_aware(timezone.make_naive(typed), zone)
+
+
+class TestSendForm(forms.Form):
+    emails = forms.CharField(help_text=f"Up to {MAX_TEST_RECIPIENTS} addresses, separated by commas or new lines.")
+
+    def addresses(self) -> list[str]:
+        raw: str = self.cleaned_data["emails"]
+        return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
