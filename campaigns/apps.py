@@ -12,7 +12,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.models import Campaign
         from campaigns.services.segment_usage import segment_campaigns_blocking, segment_campaigns_release
         from campaigns.services.unsubscribe import opt_out_record
-        from campaigns.tracking import tracking_received
+        from campaigns.webhooks import tracking_received
         from segments.dependents import SegmentDependents, segment_dependents_register
 
         # Anymail's signal is the library's one door in; the receiver stores and schedules.

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import css_inline
 from django.conf import settings
 
-from campaigns.unsubscribe import unsubscribe_urls, with_unsubscribe_footer
+from campaigns.unsubscribe_links import unsubscribe_urls, with_unsubscribe_footer
 from core.errors import InvalidInputError
 
 PLACEHOLDER_NAMES = ("first_name", "last_name", "email", "unsubscribe_url")

@@ -1,14 +1,19 @@
 """RQ entry points for campaigns: each takes ids, loads nothing itself, calls one service.
 
 Every job may run twice, late, or after its campaign changed: the services re-read the
-database and do only what is still to do.
+database and do only what is still to do. They are enqueued only through `campaigns.queue`.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 
-from campaigns.services import lifecycle, sending
+from campaigns import queue
+from campaigns.services import lifecycle, sending, tracking
+
+logger = logging.getLogger(__name__)
 
 
 def campaign_start(campaign_id: int) -> int:
@@ -48,3 +53,33 @@ def campaigns_dispatch_due() -> list[int]:
     """Every minute: start SCHEDULED campaigns whose time has passed (RQ's scheduler may have
     lost the job); returns the ids started."""
     return lifecycle.campaigns_dispatch_due()
+
+
+def tracking_events_process() -> None:
+    """Process every stored tracking event that is waiting, then look once more a little later."""
+    started = time.monotonic()
+    queue.tracking_processing_flag_clear()
+    result = tracking.tracking_events_process_pending()
+    # A web process that skipped asking Redis did so within SCHEDULE_INTERVAL_SECONDS of asking,
+    # when this job was queued (or already being queued): a look after that interval sees its
+    # events. Later events set the flag again, and the job that queues handles them.
+    time.sleep(max(0.0, started + queue.SCHEDULE_INTERVAL_SECONDS - time.monotonic()))
+    last_look = tracking.tracking_events_process_pending()
+    logger.info(
+        "Tracking events: %d processed, %d unknown message id, %d failed",
+        result.processed + last_look.processed,
+        result.unmatched + last_look.unmatched,
+        result.failed + last_look.failed,
+    )
+
+
+def tracking_events_retry() -> None:
+    """Every minute: events left waiting, and failed or unmatched ones with attempts left."""
+    result = tracking.tracking_events_retry()
+    if result.total:
+        logger.info(
+            "Tracking sweep: %d processed, %d unknown message id, %d failed",
+            result.processed,
+            result.unmatched,
+            result.failed,
+        )

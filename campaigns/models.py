@@ -33,7 +33,17 @@ class Campaign(models.Model):
     from_name = models.CharField(max_length=100, blank=True)
     reply_to = models.EmailField(blank=True)
 
-    target_segment = models.CharField(max_length=16, choices=Membership.choices, default=Membership.ALL)
+    # The name predates saved segments and is the API's documented field, so it stays; it holds
+    # the membership preset, never a Segment (that is `segment`).
+    target_segment = models.CharField(
+        max_length=16,
+        choices=Membership.choices,
+        default=Membership.ALL,
+        help_text=(
+            "The membership preset the audience starts from (all, active, inactive members or staff); "
+            "not a saved segment: `segment`, when set, narrows this preset to the segment's members."
+        ),
+    )
     segment = models.ForeignKey(
         "segments.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
     )

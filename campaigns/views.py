@@ -19,7 +19,7 @@ from accounts.models import OptOutMethod, User
 from accounts.services import suppression_for, user_opt_in, user_opt_out
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_subject_for
-from campaigns.unsubscribe import read_unsubscribe_token
+from campaigns.unsubscribe_links import read_unsubscribe_token
 
 # RFC 8058 section 3.1: the mail client POSTs exactly this key and value.
 ONE_CLICK_FIELD = "List-Unsubscribe"

@@ -6,8 +6,7 @@ harmless: the jobs re-read the database and act only on what is still due.
 
 from rq import cron
 
-from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog
-from campaigns.tracking import retry_tracking_events
+from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog, tracking_events_retry
 from segments.jobs import segment_exports_recover_job, size_snapshots_job
 
 # Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
@@ -17,7 +16,7 @@ cron.register(campaigns_dispatch_due, "default", interval=60)
 
 # Tracking events stored by the webhook but not processed (Redis or a worker was down), and
 # events that arrived before their batch recorded the message ids.
-cron.register(retry_tracking_events, "default", interval=60)
+cron.register(tracking_events_retry, "default", interval=60)
 
 # Brevo list syncs whose worker died (RUNNING without a heartbeat) are failed, and queued ones
 # whose job vanished with Redis are queued again.

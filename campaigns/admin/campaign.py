@@ -33,7 +33,8 @@ from campaigns.admin.forms import CampaignAdminForm, ScheduleForm, TestSendForm,
 from campaigns.content import sender_header
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.reporting.progress import campaign_progress
-from campaigns.services.lifecycle import EDITABLE_FIELDS, campaign_action_allowed
+from campaigns.services.lifecycle import EDITABLE_FIELDS
+from campaigns.services.state_machine import campaign_action_allowed
 from core.errors import DomainError, InvalidInputError, StateConflictError
 from core.templates import optional_template
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_rq
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -13,8 +12,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from campaigns.models import CampaignRecipient, SubscriptionChange, TrackingEvent, TrackingEventStatus
+from campaigns.queue import enqueue_tracking_events_process
 from campaigns.services.tracking import tracking_events_reprocess
-from campaigns.tracking import process_tracking_events
 
 
 @admin.register(CampaignRecipient)
@@ -89,7 +88,7 @@ class TrackingEventAdmin(admin.ModelAdmin):
     def process_again(self, request: HttpRequest, queryset: QuerySet[TrackingEvent]) -> None:
         count = tracking_events_reprocess(ids=queryset.values_list("pk", flat=True))
         if count:
-            django_rq.get_queue("default").enqueue(process_tracking_events)
+            enqueue_tracking_events_process()
         self.message_user(request, f"{count} event(s) queued for processing again.")
 
     def get_readonly_fields(self, request: HttpRequest, obj: TrackingEvent | None = None) -> Any:

@@ -5,7 +5,6 @@ from campaigns.services.lifecycle import (
     campaign_create,
     campaign_delete,
     campaign_duplicate,
-    campaign_fail,
     campaign_pause,
     campaign_resend,
     campaign_resume,
@@ -16,6 +15,7 @@ from campaigns.services.lifecycle import (
     campaigns_dispatch_due,
 )
 from campaigns.services.sending import (
+    campaign_fail,
     campaign_finish_if_done,
     campaign_retry_batch,
     campaign_send_batch,

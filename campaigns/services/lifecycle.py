@@ -1,9 +1,9 @@
-"""A campaign's life: drafts, scheduling, pause / resume / cancel, failure, operator resends.
+"""A campaign's life: drafts, scheduling, pause / resume / cancel, operator resends.
 
-Every transition is one conditional UPDATE (`... WHERE status IN (allowed)`), so two requests
-racing for the same transition cannot both win: the loser gets a 409 naming the current status.
-Work for the queue is enqueued when the transaction commits (django-rq's default inside
-`atomic`), so a job never looks for a state that was rolled back.
+Every transition goes through the state machine's table (`state_machine.TRANSITIONS`): one
+conditional UPDATE, so two requests racing for the same transition cannot both win and the loser
+gets a 409 naming the current status. Work for the queue goes through `campaigns.queue`, which
+enqueues when the transaction commits, so a job never looks for a state that was rolled back.
 """
 
 from __future__ import annotations
@@ -13,16 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import django_rq
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns import queue
 from campaigns.content import readable_subject, validate_campaign_content
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience_problem
-from core.errors import InvalidInputError, StateConflictError
+from campaigns.services.sending.snapshot import ledger_insert_audience
+from campaigns.services.state_machine import (
+    campaign_action_allowed,
+    campaign_conflict,
+    campaign_transition,
+    campaigns_allowing,
+)
+from core.errors import InvalidInputError
 from segments.models import Membership, Segment
 
 # Fields staff may set; every other column is the pipeline's.
@@ -40,51 +47,12 @@ EDITABLE_FIELDS = (
 )
 
 
-def _conflict(campaign_id: int, action: str) -> StateConflictError:
-    """The 409 for `action`, naming the status the database holds now."""
-    current = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
-    if current is None:
-        return StateConflictError(f"Cannot {action}: the campaign no longer exists.")
-    label = CampaignStatus(current).label.lower()
-    return StateConflictError(f"Cannot {action} a campaign that is {label} ({current}).", extra={"status": current})
-
-
-# The state machine: which statuses each staff action starts from. The services enforce it (in
-# the database) and the admin reads it to offer only the buttons that can succeed.
-ACTION_FROM_STATUSES: dict[str, tuple[str, ...]] = {
-    "edit": (CampaignStatus.DRAFT,),
-    "delete": (CampaignStatus.DRAFT,),
-    "send": (CampaignStatus.DRAFT,),
-    "schedule": (CampaignStatus.DRAFT,),
-    "unschedule": (CampaignStatus.SCHEDULED,),
-    "pause": (CampaignStatus.SENDING,),
-    "resume": (CampaignStatus.PAUSED,),
-    "cancel": (CampaignStatus.SENDING, CampaignStatus.PAUSED),
-    "duplicate": tuple(CampaignStatus),
-    # The system's: a scheduled campaign whose audience is empty when it becomes due.
-    "fail_when_due": (CampaignStatus.SCHEDULED,),
-}
-
-
-def campaign_action_allowed(*, campaign: Campaign, action: str) -> bool:
-    """Whether `action` may start from the campaign's current status."""
-    return campaign.status in ACTION_FROM_STATUSES[action]
-
-
-def _transition(campaign: Campaign, *, action: str, changes: Mapping[str, Any], extra: Q | None = None) -> Campaign:
-    """Apply `changes` only if `action` may start from the campaign's status (decided by the database)."""
-    rows = Campaign.objects.filter(pk=campaign.pk, status__in=ACTION_FROM_STATUSES[action])
-    if extra is not None:
-        rows = rows.filter(extra)
-    if not rows.update(**changes, updated_at=timezone.now()):
-        raise _conflict(campaign.pk, action)
+def _transition(campaign: Campaign, *, action: str, changes: Mapping[str, Any]) -> Campaign:
+    """Apply a staff action, or raise the 409 naming the status the database holds now."""
+    if not campaign_transition(campaign_id=campaign.pk, action=action, changes=changes):
+        raise campaign_conflict(campaign.pk, action)
     campaign.refresh_from_db()
     return campaign
-
-
-def _enqueue(function: str, *args: object) -> None:
-    # Functions are named by path: jobs import services, and Redis only stores the name anyway.
-    django_rq.get_queue("default").enqueue(function, *args)
 
 
 def _check_content(values: Mapping[str, Any]) -> None:
@@ -172,9 +140,9 @@ def campaign_duplicate(*, campaign: Campaign, by: User) -> Campaign:
 
 def campaign_delete(*, campaign: Campaign) -> None:
     """Delete a DRAFT (409 once it was scheduled or sent: its history stays)."""
-    deleted, _ = Campaign.objects.filter(pk=campaign.pk, status__in=ACTION_FROM_STATUSES["delete"]).delete()
+    deleted, _ = campaigns_allowing("delete").filter(pk=campaign.pk).delete()
     if not deleted:
-        raise _conflict(campaign.pk, "delete")
+        raise campaign_conflict(campaign.pk, "delete")
 
 
 @transaction.atomic
@@ -192,37 +160,23 @@ def campaign_send(*, campaign: Campaign, by: User, scheduled_at: datetime | None
             raise InvalidInputError("The scheduled time must be in the future.", field="scheduled_at")
         if campaign.status == CampaignStatus.DRAFT:
             _check_audience(campaign)
-        campaign = _transition(
-            campaign,
-            action="schedule",
-            changes={"status": CampaignStatus.SCHEDULED, "scheduled_at": scheduled_at},
-        )
-        campaign_id = campaign.pk
-        # RQ's scheduler starts it on time; `dispatch_due_campaigns` is the safety net.
-        transaction.on_commit(
-            lambda: django_rq.get_queue("default").enqueue_at(
-                scheduled_at, "campaigns.jobs.campaign_start_when_due", campaign_id
-            )
-        )
+        campaign = _transition(campaign, action="schedule", changes={"scheduled_at": scheduled_at})
+        queue.enqueue_campaign_start_when_due(campaign.pk, at=scheduled_at)
         return campaign
     if campaign.status == CampaignStatus.DRAFT:
         _check_audience(campaign)
     campaign = _transition(
         campaign,
         action="send",
-        changes={"status": CampaignStatus.SENDING, "started_at": now, "scheduled_at": None, "last_claim_at": now},
+        changes={"started_at": now, "scheduled_at": None, "last_claim_at": now},
     )
-    _enqueue("campaigns.jobs.campaign_start", campaign.pk)
+    queue.enqueue_campaign_start(campaign.pk)
     return campaign
 
 
 def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     """SCHEDULED -> DRAFT; the pending RQ job finds nothing due and does nothing."""
-    return _transition(
-        campaign,
-        action="unschedule",
-        changes={"status": CampaignStatus.DRAFT, "scheduled_at": None},
-    )
+    return _transition(campaign, action="unschedule", changes={"scheduled_at": None})
 
 
 def campaign_start_when_due(*, campaign_id: int, now: datetime | None = None) -> bool:
@@ -232,80 +186,62 @@ def campaign_start_when_due(*, campaign_id: int, now: datetime | None = None) ->
     (never "sent to 0"), by the same rule that refuses to send or schedule it.
     """
     now = now or timezone.now()
-    due = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED, scheduled_at__lte=now)
+    due = campaigns_allowing("start_when_due").filter(pk=campaign_id, scheduled_at__lte=now)
     campaign = due.select_related("segment").first()
     if campaign is None:
         return False
     problem = campaign_audience_problem(campaign=campaign)
     if problem:
-        Campaign.objects.filter(
-            pk=campaign_id, status__in=ACTION_FROM_STATUSES["fail_when_due"], scheduled_at__lte=now
-        ).update(
-            status=CampaignStatus.FAILED,
-            status_reason=f"Not sent: nobody in the audience could be emailed when it became due. {problem}",
-            updated_at=now,
+        campaign_transition(
+            campaign_id=campaign_id,
+            action="fail_when_due",
+            changes={
+                "status_reason": f"Not sent: nobody in the audience could be emailed when it became due. {problem}",
+                "updated_at": now,
+            },
+            conditions=(Q(scheduled_at__lte=now),),
         )
         return False
     with transaction.atomic():
-        started = due.update(status=CampaignStatus.SENDING, started_at=now, last_claim_at=now, updated_at=now)
+        started = campaign_transition(
+            campaign_id=campaign_id,
+            action="start_when_due",
+            changes={"started_at": now, "last_claim_at": now, "updated_at": now},
+            conditions=(Q(scheduled_at__lte=now),),
+        )
         if started:
-            _enqueue("campaigns.jobs.campaign_start", campaign_id)
-    return bool(started)
+            queue.enqueue_campaign_start(campaign_id)
+    return started
 
 
 def campaigns_dispatch_due(*, now: datetime | None = None) -> list[int]:
     """Start every SCHEDULED campaign whose time has passed (the sweep behind RQ's scheduler)."""
     now = now or timezone.now()
-    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
+    due = campaigns_allowing("start_when_due").filter(scheduled_at__lte=now).values_list("pk", flat=True)
     return [campaign_id for campaign_id in list(due) if campaign_start_when_due(campaign_id=campaign_id, now=now)]
 
 
 def campaign_pause(*, campaign: Campaign) -> Campaign:
     """SENDING -> PAUSED: no batch is claimed after this; a batch already in flight completes."""
-    return _transition(campaign, action="pause", changes={"status": CampaignStatus.PAUSED})
+    return _transition(campaign, action="pause", changes={})
 
 
 @transaction.atomic
 def campaign_resume(*, campaign: Campaign) -> Campaign:
     """PAUSED -> SENDING, and the batch chains start again."""
-    campaign = _transition(
-        campaign,
-        action="resume",
-        changes={"status": CampaignStatus.SENDING, "last_claim_at": timezone.now()},
-    )
-    _enqueue("campaigns.jobs.campaign_start", campaign.pk)
+    campaign = _transition(campaign, action="resume", changes={"last_claim_at": timezone.now()})
+    queue.enqueue_campaign_start(campaign.pk)
     return campaign
 
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
     """SENDING / PAUSED -> CANCELLED; recipients still pending are never sent (CANCELLED)."""
-    campaign = _transition(
-        campaign,
-        action="cancel",
-        changes={"status": CampaignStatus.CANCELLED},
-    )
+    campaign = _transition(campaign, action="cancel", changes={})
     CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING).update(
         status=RecipientStatus.CANCELLED, last_error="Campaign cancelled before this recipient was sent."
     )
     return campaign
-
-
-@transaction.atomic
-def campaign_fail(*, campaign_id: int, reason: str) -> bool:
-    """SENDING / PAUSED -> FAILED for a campaign-level fault (say Brevo refuses the sender).
-
-    Recipients not yet sent become FAILED with the reason, so an operator can fix the cause and
-    send them with `resend_campaign --failed`. True if this call failed the campaign.
-    """
-    failed = Campaign.objects.filter(pk=campaign_id, status__in=[CampaignStatus.SENDING, CampaignStatus.PAUSED]).update(
-        status=CampaignStatus.FAILED, status_reason=reason, updated_at=timezone.now()
-    )
-    if failed:
-        CampaignRecipient.objects.filter(campaign_id=campaign_id, status=RecipientStatus.PENDING).update(
-            status=RecipientStatus.FAILED, last_error=f"Not sent: the campaign failed. {reason}"
-        )
-    return bool(failed)
 
 
 @dataclass(frozen=True)
@@ -313,11 +249,6 @@ class ResendResult:
     requeued: int
     added: int
     status: str
-
-
-# Campaigns an operator may send more of: finished ones go back to SENDING, running ones just
-# get more pending rows. Drafts have no ledger yet; cancelled ones were stopped on purpose.
-RESENDABLE = (CampaignStatus.SENT, CampaignStatus.FAILED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
 
 
 @transaction.atomic
@@ -329,11 +260,9 @@ def campaign_resend(
 
     UNKNOWN recipients may already have the message: resending them is the operator's call.
     """
-    from campaigns.services.sending import ledger_insert_audience
-
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if locked.status not in RESENDABLE:
-        raise _conflict(campaign.pk, "resend")
+    if not campaign_action_allowed(campaign=locked, action="resend"):
+        raise campaign_conflict(campaign.pk, "resend")
     statuses = [
         status for flag, status in ((failed, RecipientStatus.FAILED), (unknown, RecipientStatus.UNKNOWN)) if flag
     ]
@@ -350,10 +279,13 @@ def campaign_resend(
     if requeued or added:
         now = timezone.now()
         changes: dict[str, Any] = {"last_claim_at": now, "updated_at": now}
-        if locked.status in (CampaignStatus.SENT, CampaignStatus.FAILED):
-            changes.update(status=CampaignStatus.SENDING, sent_at=None, status_reason="")
-        Campaign.objects.filter(pk=locked.pk).update(**changes)
-        if changes.get("status", locked.status) == CampaignStatus.SENDING:
-            _enqueue("campaigns.jobs.campaign_start", locked.pk)
+        # The row is locked, so the transition cannot lose a race: a finished campaign is
+        # reopened (back to SENDING), a running or paused one only gets the new rows.
+        reopen = campaign_action_allowed(campaign=locked, action="reopen")
+        if reopen:
+            changes.update(sent_at=None, status_reason="")
+        campaign_transition(campaign_id=locked.pk, action="reopen" if reopen else "resend", changes=changes)
+        if reopen or locked.status == CampaignStatus.SENDING:
+            queue.enqueue_campaign_start(locked.pk)
     campaign.refresh_from_db()
     return ResendResult(requeued=requeued, added=added, status=campaign.status)

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
-from campaigns.services import sending
+from campaigns.services.sending import delivery
 
 
 @pytest.fixture
@@ -37,5 +37,5 @@ def audience(db: None) -> Callable[[int], list[User]]:
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait milliseconds instead of seconds; the waiting itself is not under test."""
-    monkeypatch.setattr(sending, "RETRY_BACKOFF_SECONDS", 0.001)
-    monkeypatch.setattr(sending, "RETRY_BACKOFF_MAX_SECONDS", 0.01)
+    monkeypatch.setattr(delivery, "RETRY_BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(delivery, "RETRY_BACKOFF_MAX_SECONDS", 0.01)

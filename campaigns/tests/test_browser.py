@@ -23,7 +23,7 @@ from django.conf import settings as django_settings
 
 from accounts.models import OptOutMethod, Role, User
 from accounts.tests.factories import UserFactory
-from campaigns import tracking as tracking_module
+from campaigns import queue as tracking_queue
 from campaigns.models import Campaign, CampaignStatus, SubscriptionChange
 from segments.models import Membership, Segment
 
@@ -131,7 +131,7 @@ def test_staff_send_a_campaign_and_a_recipient_unsubscribes(
     settings.SITE_URL = base
     settings.CAMPAIGN_SEND_CONCURRENCY = 1
     settings.DEFAULT_FROM_EMAIL = "News <news@example.com>"
-    monkeypatch.setattr(tracking_module, "SCHEDULE_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(tracking_queue, "SCHEDULE_INTERVAL_SECONDS", 0.0)
     UserFactory(role=Role.ADMIN, email="staff@example.com", password=PASSWORD, state="", first_name="Sam")
     londoners = [UserFactory(email=f"reader{number}@example.com", state="London") for number in range(3)]
     UserFactory(email="leeds@example.com", state="Leeds")

@@ -26,6 +26,7 @@ from campaigns.services import (
     ledger_insert_audience,
     sending,
 )
+from campaigns.services.sending import claims, delivery
 from campaigns.tests.factories import CampaignFactory
 from segments.models import Membership, Segment
 
@@ -289,7 +290,7 @@ def test_an_invalid_address_fails_alone_before_sending(brevo, small_batches, adm
 def test_an_address_brevo_refuses_is_split_out_and_the_rest_resent_under_a_new_key(
     brevo, small_batches, admin_user, audience, drain, monkeypatch
 ):
-    monkeypatch.setattr(sending, "_address_problem", lambda row: None)  # let Brevo be the judge
+    monkeypatch.setattr(delivery, "address_problem", lambda row: None)  # let Brevo be the judge
     audience(1)
     bad = UserFactory(email="someone@localhost")
     campaign = CampaignFactory()
@@ -448,17 +449,17 @@ def claim_and_abandon(campaign: Campaign, brevo, *, accepted: bool) -> None:
     """A worker claims a batch, posts it (Brevo may accept it), and dies before recording."""
     sending.campaign_start(campaign_id=campaign.pk)
     django_rq.get_connection("default").flushdb()
-    batch = sending._claim(campaign_id=campaign.pk, after_id=0)
+    batch = claims.batch_claim(campaign_id=campaign.pk, after_id=0)
     if accepted:
         brevo.fail_next(1, None, path_prefix="smtp/email")  # harmless marker for the log
-        message = sending._brevo_message(
+        message = delivery.brevo_message(
             batch.campaign,
-            sending.prepare_content(
+            delivery.prepare_content(
                 subject=campaign.subject, preheader=campaign.preheader, body_html=campaign.body_html, body_text=""
             ),
             batch.rows,
             batch.key,
-            sending.get_connection(),
+            delivery.get_connection(),
         )
         message.send()
 
@@ -509,7 +510,7 @@ def test_without_brevo_a_stuck_batch_is_never_rewritten_blindly(small_batches, a
     campaign = CampaignFactory(status=CampaignStatus.SENDING)
     sending.campaign_start(campaign_id=campaign.pk)
     django_rq.get_connection("default").flushdb()
-    sending._claim(campaign_id=campaign.pk, after_id=0)
+    claims.batch_claim(campaign_id=campaign.pk, after_id=0)
 
     campaigns_watchdog(now=later(small_batches.CAMPAIGN_STALE_SECONDS + 1))
     drain()

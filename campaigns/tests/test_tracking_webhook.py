@@ -13,7 +13,8 @@ from django.core.checks import run_checks
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
-from campaigns import tracking as tracking_module
+from campaigns import jobs
+from campaigns import queue as tracking_queue
 from campaigns.models import (
     MAX_TRACKING_ATTEMPTS,
     Campaign,
@@ -62,7 +63,7 @@ def brevo_event(event: str, recipient: CampaignRecipient | None = None, *, at: d
 def _schedule_on_every_event(monkeypatch):
     """Each test's first event must schedule its job whatever the previous test did; the
     once-a-second throttle has a test of its own."""
-    monkeypatch.setattr(tracking_module, "SCHEDULE_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(tracking_queue, "SCHEDULE_INTERVAL_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -169,8 +170,8 @@ def test_event_stored_during_a_run_schedules_the_next_run(post, recipients, run_
 def test_a_web_process_asks_redis_at_most_once_per_interval_and_the_job_looks_again(
     post, recipients, run_jobs, monkeypatch
 ):
-    monkeypatch.setattr(tracking_module, "SCHEDULE_INTERVAL_SECONDS", 60.0)
-    monkeypatch.setattr(tracking_module, "_last_schedule_attempt", -60.0)
+    monkeypatch.setattr(tracking_queue, "SCHEDULE_INTERVAL_SECONDS", 60.0)
+    monkeypatch.setattr(tracking_queue, "_last_schedule_attempt", -60.0)
     waits = []
 
     def sleep(seconds):
@@ -179,7 +180,7 @@ def test_a_web_process_asks_redis_at_most_once_per_interval_and_the_job_looks_ag
         waits.append(seconds)
         post(brevo_event("delivered", recipients[2]))
 
-    monkeypatch.setattr(tracking_module.time, "sleep", sleep)
+    monkeypatch.setattr(jobs.time, "sleep", sleep)
     post(brevo_event("delivered", recipients[0]))
     post(brevo_event("delivered", recipients[1]))
     assert _queued() == 1
@@ -197,7 +198,7 @@ def test_event_is_kept_when_redis_is_down_and_the_sweep_processes_it(post, recip
     def broken():
         raise RedisConnectionError("down")
 
-    monkeypatch.setattr(tracking_module, "_queue", broken)
+    monkeypatch.setattr(tracking_queue, "default_queue", broken)
 
     response = post(brevo_event("delivered", recipients[0]))
 
@@ -205,7 +206,7 @@ def test_event_is_kept_when_redis_is_down_and_the_sweep_processes_it(post, recip
     assert TrackingEvent.objects.get().status == TrackingEventStatus.PENDING
     monkeypatch.undo()
 
-    tracking_module.retry_tracking_events()
+    jobs.tracking_events_retry()
 
     assert TrackingEvent.objects.get().status == TrackingEventStatus.PROCESSED
     recipients[0].refresh_from_db()
@@ -218,7 +219,7 @@ def test_the_sweep_is_registered_with_the_cron_scheduler():
     import config.cron  # noqa: F401
 
     registered = [entry["func"] for entry in cron._job_data_registry]
-    assert tracking_module.retry_tracking_events in registered
+    assert jobs.tracking_events_retry in registered
 
 
 # --- every event type -------------------------------------------------------------------------
@@ -446,7 +447,7 @@ def test_event_arriving_before_its_message_id_was_recorded_is_matched_by_the_swe
     assert TrackingEvent.objects.get().status == TrackingEventStatus.UNMATCHED
 
     CampaignRecipient.objects.filter(pk=row.pk).update(message_id=message_id)
-    tracking_module.retry_tracking_events()
+    jobs.tracking_events_retry()
 
     event = TrackingEvent.objects.get()
     assert event.status == TrackingEventStatus.PROCESSED
@@ -459,7 +460,7 @@ def test_unmatched_events_stop_being_retried_after_max_attempts(post, run_jobs):
     post(brevo_event("delivered", None))
     run_jobs()
     for _ in range(MAX_TRACKING_ATTEMPTS + 2):
-        tracking_module.retry_tracking_events()
+        jobs.tracking_events_retry()
 
     event = TrackingEvent.objects.get()
     assert event.status == TrackingEventStatus.UNMATCHED
@@ -491,7 +492,7 @@ def test_a_failing_event_is_marked_failed_and_does_not_hold_back_the_others(post
     assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 2
 
     monkeypatch.undo()
-    tracking_module.retry_tracking_events()
+    jobs.tracking_events_retry()
 
     failed.refresh_from_db()
     assert failed.status == TrackingEventStatus.PROCESSED

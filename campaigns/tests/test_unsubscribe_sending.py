@@ -18,7 +18,7 @@ from campaigns.selectors import campaign_audience
 from campaigns.services import campaign_send
 from campaigns.services.unsubscribe import DROPPED_AT_CLAIM
 from campaigns.tests.factories import CampaignFactory
-from campaigns.unsubscribe import read_unsubscribe_token, unsubscribe_url, with_unsubscribe_footer
+from campaigns.unsubscribe_links import read_unsubscribe_token, unsubscribe_url, with_unsubscribe_footer
 
 # Sending enqueues its jobs after commit, so these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.models import OptOutMethod, Suppression, SuppressionReason
 from campaigns.models import Campaign, CampaignRecipient, SubscriptionChange
-from campaigns.unsubscribe import TOKEN_MAX_AGE_SECONDS, unsubscribe_token, unsubscribe_url
+from campaigns.unsubscribe_links import TOKEN_MAX_AGE_SECONDS, unsubscribe_token, unsubscribe_url
 
 pytestmark = pytest.mark.django_db
 

@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import NamedTuple, TypeVar
 
-import django_rq
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from accounts.models import User
 from brevo import (
@@ -44,6 +43,7 @@ from brevo import (
 )
 from core.errors import StateConflictError, UpstreamError
 from segments.models import BrevoSetting, ExportStatus, Segment, SegmentExport, SegmentListMember
+from segments.queue import enqueue_segment_sync, segment_sync_queued_job
 from segments.selectors import Criteria, matching_users, reachable_users
 
 logger = logging.getLogger(__name__)
@@ -75,8 +75,6 @@ PROCESS_POLL_MAX_DELAY = 15.0
 PROCESS_TIMEOUT = timedelta(minutes=30)
 PROCESS_MAX_POLLS = 500
 
-# RQ kills a job after this long; a sync of a million users takes minutes, not hours.
-SYNC_JOB_TIMEOUT = 2 * 60 * 60
 # A RUNNING export whose heartbeat is older than this has lost its worker. The heartbeat moves
 # after every Brevo call, and one call waits at most a few minutes (bounded retries).
 STALE_AFTER = timedelta(minutes=15)
@@ -200,26 +198,9 @@ def segment_list_delete(*, segment: Segment) -> None:
 # -- starting a sync, and noticing dead ones -------------------------------------------------------
 
 
-def _job_id(export_id: int) -> str:
-    return f"segment-export-{export_id}"
-
-
-def _enqueue(export_id: int) -> None:
-    django_rq.get_queue("default").enqueue(
-        "segments.jobs.segment_sync_job",
-        export_id,
-        job_id=_job_id(export_id),
-        job_timeout=SYNC_JOB_TIMEOUT,
-    )
-
-
-def _queue_job(export_id: int) -> Job | None:
-    return django_rq.get_queue("default").fetch_job(_job_id(export_id))
-
-
 def _is_dead(export: SegmentExport, *, now: datetime) -> bool:
     """Whether an active export will never finish: its worker died or its queue job is gone."""
-    job = _queue_job(export.pk)
+    job = segment_sync_queued_job(export.pk)
     if job is not None and job.get_status(refresh=True) in _DEAD_JOB_STATUSES:
         return True
     if export.status == ExportStatus.PENDING:
@@ -274,7 +255,7 @@ def segment_sync_start(*, segment: Segment, by: User | None, full: bool = False,
                 SegmentExport.objects.get(segment=locked, status__in=ACTIVE_STATUSES)
             ) from None
         if enqueue:
-            transaction.on_commit(lambda: _enqueue(export.pk))
+            enqueue_segment_sync(export.pk)
     return export
 
 
@@ -286,9 +267,9 @@ def segment_exports_recover(*, now: datetime | None = None) -> tuple[int, int]:
     for export in SegmentExport.objects.filter(status__in=ACTIVE_STATUSES).order_by("pk"):
         if not _is_dead(export, now=now):
             continue
-        if export.status == ExportStatus.PENDING and _queue_job(export.pk) is None:
+        if export.status == ExportStatus.PENDING and segment_sync_queued_job(export.pk) is None:
             # Nothing ran yet: the work itself is intact, only its pointer in Redis was lost.
-            _enqueue(export.pk)
+            enqueue_segment_sync(export.pk)
             requeued += 1
         elif _fail(export, _dead_message(export), from_status=export.status):
             logger.warning(

@@ -396,3 +396,13 @@ def test_send_enqueues_the_start_job_after_commit(admin_client_api, audience, dj
 
     jobs = django_rq.get_queue("default").jobs
     assert [(job.func_name, job.args) for job in jobs] == [("campaigns.jobs.campaign_start", (campaign.pk,))]
+
+
+def test_schema_says_target_segment_is_the_membership_preset(admin_client_api):
+    schema = admin_client_api.get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+
+    for name in ("CampaignInputRequest", "Campaign", "CampaignDetail"):
+        description = components[name]["properties"]["target_segment"]["description"]
+        assert "membership preset" in description
+        assert "not a saved segment" in description

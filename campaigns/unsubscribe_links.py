@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+# The salt keeps the module's former name: links already in inboxes must still verify.
 _SALT = "campaigns.unsubscribe"
 # Long enough for a message found at the bottom of an inbox; RFC 8058 asks the link to keep working.
 TOKEN_MAX_AGE_SECONDS = 365 * 24 * 3600

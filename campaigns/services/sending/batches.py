@@ -1,0 +1,90 @@
+"""The batch chains: each job claims and sends one batch, then enqueues the next; retries of a
+batch keep its idempotency key while Brevo honours it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
+
+from brevo import brevo_configured
+from campaigns import queue
+from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
+from campaigns.services.sending.claims import Batch, batch_claim
+from campaigns.services.sending.delivery import deliver
+from campaigns.services.sending.ending import campaign_finish_if_done
+from campaigns.services.sending.ledger import batch_rows, ledger_mark_unknown
+
+logger = logging.getLogger(__name__)
+
+
+def campaign_send_batch(*, campaign_id: int, after_id: int = 0) -> int | None:
+    """Claim and send one batch, then hand over to the next job of this chain.
+
+    `after_id` is where the chain's previous batch ended: claims walk the ledger forward instead
+    of rescanning index entries of rows already sent. A chain that finds nothing there looks
+    once from the start (rows can be left behind by a claimer that rolled back), then ends.
+    Returns the last id claimed, or None when the chain ended.
+    """
+    batch = batch_claim(campaign_id=campaign_id, after_id=after_id)
+    if batch is None:
+        return None
+    if not batch.rows:
+        if after_id:
+            return campaign_send_batch(campaign_id=campaign_id, after_id=0)
+        campaign_finish_if_done(campaign_id=campaign_id)
+        return None
+    outcome = deliver(batch)
+    outcome.add_time("claim", batch.claim_seconds)
+    logger.info("campaign %s batch %s: %s", campaign_id, batch.key, outcome.describe())
+    last_id = batch.rows[-1].id
+    if outcome.deferred_for is not None:
+        # Rate limited for longer than a job should sleep: this batch, then the chain, resume later.
+        queue.enqueue_campaign_retry_batch(
+            campaign_id, batch_key=batch.key, continue_chain=True, delay=outcome.deferred_for
+        )
+        return last_id
+    queue.enqueue_campaign_send_batch(campaign_id, after_id=last_id)
+    campaign_finish_if_done(campaign_id=campaign_id)
+    return last_id
+
+
+def campaign_retry_batch(*, campaign_id: int, batch_key: uuid.UUID, continue_chain: bool = False) -> int:
+    """Send again a claimed batch whose outcome is not known, with its original key, while Brevo
+    still honours the key; after that its recipients become UNKNOWN. Returns the rows handled."""
+    first_claimed = CampaignRecipient.objects.filter(batch_key=batch_key, status=RecipientStatus.SENDING).aggregate(
+        first=Min("claimed_at")
+    )["first"]
+    handled = 0
+    if first_claimed is not None:
+        if not brevo_configured() or first_claimed < timezone.now() - idempotency_window():
+            handled = ledger_mark_unknown(CampaignRecipient.objects.filter(batch_key=batch_key))
+        else:
+            CampaignRecipient.objects.filter(batch_key=batch_key, status=RecipientStatus.SENDING).update(
+                attempted_at=timezone.now()
+            )
+            batch = Batch(
+                campaign=Campaign.objects.get(pk=campaign_id),
+                key=batch_key,
+                rows=batch_rows(batch_key),
+                first_claimed_at=first_claimed,
+            )
+            handled = len(batch.rows)
+            outcome = deliver(batch)
+            if outcome.deferred_for is not None:
+                queue.enqueue_campaign_retry_batch(
+                    campaign_id, batch_key=batch_key, continue_chain=continue_chain, delay=outcome.deferred_for
+                )
+                return handled
+    if continue_chain:
+        queue.enqueue_campaign_send_batch(campaign_id)
+    campaign_finish_if_done(campaign_id=campaign_id)
+    return handled
+
+
+def idempotency_window() -> timedelta:
+    return timedelta(seconds=settings.CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS)
