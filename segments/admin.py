@@ -7,15 +7,23 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, UpstreamError
+from core.errors import DomainError, InvalidInputError, UpstreamError
 from segments import services
 from segments.dependents import segment_dependents
 from segments.forms import SegmentAdminForm
 from segments.models import EXPORT_REPORT_FIELDS, Segment, SegmentExport
-from segments.selectors import Criteria, PreviewCursor, criteria_counts, preview_page, segment_size_history
+from segments.selectors import (
+    Criteria,
+    PreviewCursor,
+    criteria_counts,
+    preview_page,
+    segment_size_history,
+    unreachable_reasons,
+)
 
 
 class HasBrevoListFilter(admin.SimpleListFilter):
@@ -109,11 +117,15 @@ class SegmentAdmin(admin.ModelAdmin):
         segment = self.get_object(request, object_id)
         if segment is not None and request.method == "GET":
             criteria = Criteria.of(segment)
+            page = preview_page(criteria, cursor=PreviewCursor())
+            reasons = unreachable_reasons(user for user in page.users if user.pk not in page.reachable_ids)
             extra_context = {
                 **(extra_context or {}),
                 "audience": {
                     "counts": criteria_counts(criteria),
-                    "page": preview_page(criteria, cursor=PreviewCursor()),
+                    "page": page,
+                    # Each member with why they cannot be emailed, when they cannot.
+                    "rows": [(user, user.pk in page.reachable_ids, reasons.get(user.pk, "")) for user in page.users],
                 },
                 "size_history": segment_size_history(segment=segment),
             }
@@ -133,13 +145,47 @@ class SegmentAdmin(admin.ModelAdmin):
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
+    class Media:
+        css = {"all": ("segments/admin/segment_form.css",)}
+        js = ("segments/admin/segment_form.js",)
+
     def get_urls(self) -> list[URLPattern]:
+        count = path(
+            "live/count/",
+            self.admin_site.admin_view(require_POST(self.count_view)),
+            name="segments_segment_count",
+        )
         sync = path(
             "<path:object_id>/sync/",
             self.admin_site.admin_view(self.sync_view),
             name="segments_segment_sync",
         )
-        return [sync, *super().get_urls()]
+        return [count, sync, *super().get_urls()]
+
+    def count_view(self, request: HttpRequest) -> JsonResponse:
+        """The live count while the form is edited: the criteria as they stand, unsaved."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        form = SegmentAdminForm(request.POST)
+        form.is_valid()
+        # The name is not the count's business; the criteria get the services' own checks.
+        problems = [str(message) for field, errors in form.errors.items() if field != "name" for message in errors]
+        if problems and "criteria" not in form.errors:
+            return JsonResponse({"error": problems[0], "unmatched": {}})
+        try:
+            criteria = services.criteria_validate(criteria=form.criteria())
+        except InvalidInputError as error:
+            return JsonResponse({"error": error.message, "unmatched": form.values_matching_nobody()})
+        counts = criteria_counts(criteria)
+        return JsonResponse(
+            {
+                "matching": counts.matching,
+                "reachable": counts.reachable,
+                "matching_text": f"{counts.matching:,}",
+                "reachable_text": f"{counts.reachable:,}",
+                "unmatched": form.values_matching_nobody(),
+            }
+        )
 
     def sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The change form's "Sync to Brevo" button (POST only)."""
@@ -164,6 +210,10 @@ class SegmentAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Segment, form: SegmentAdminForm, change: bool) -> None:
+        for field, values in form.values_matching_nobody().items():
+            label = form.fields[field].label or field
+            quoted = ", ".join(f"“{value}”" for value in values)
+            self.message_user(request, f"{label}: {quoted} matches no user yet; saved as typed.", messages.WARNING)
         data = form.cleaned_data
         if change:
             saved = services.segment_update(

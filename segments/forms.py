@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -12,7 +13,22 @@ from core.errors import InvalidInputError
 from segments import services
 from segments.countries import COUNTRIES
 from segments.models import Segment
-from segments.selectors import Criteria
+from segments.selectors import Criteria, known_values, values_matching_nobody
+from segments.widgets import PickOrTypeWidget
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents, for sorting names as people read them."""
+    return "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char)).casefold()
+
+
+# Countries by their English name, the name first and the code after it ("Andorra (AD)"), so
+# typing in the chooser's filter finds a country the way people call it.
+COUNTRY_CHOICES = sorted(
+    ((code, f"{name} ({code})") for code, name in COUNTRIES),
+    # "Åland Islands" among the A's, not after "Zimbabwe".
+    key=lambda choice: _plain(choice[1]),
+)
 
 
 class LinesField(forms.CharField):
@@ -31,13 +47,21 @@ class LinesField(forms.CharField):
 class SegmentAdminForm(forms.ModelForm):
     gender = forms.ChoiceField(choices=[("", "Any gender"), *Gender.choices], required=False)
     countries = forms.MultipleChoiceField(
-        choices=COUNTRIES,
+        choices=COUNTRY_CHOICES,
         required=False,
-        widget=FilteredSelectMultiple("countries", is_stacked=False),
+        widget=FilteredSelectMultiple("countries", is_stacked=True),
         help_text="Users living in any of these countries.",
     )
-    states = LinesField(required=False, help_text="One per line, as users entered them.")
-    traffic_sources = LinesField(required=False, help_text="One per line (the users' referral source).")
+    states = LinesField(
+        required=False,
+        widget=PickOrTypeWidget(options=lambda: known_values("states"), noun="state"),
+        help_text="One per line. Pick from the states users have, or type one.",
+    )
+    traffic_sources = LinesField(
+        required=False,
+        widget=PickOrTypeWidget(options=lambda: known_values("traffic_sources"), noun="traffic source"),
+        help_text="One per line. Pick from the sources users came from, or type one.",
+    )
 
     class Meta:
         model = Segment
@@ -81,6 +105,12 @@ class SegmentAdminForm(forms.ModelForm):
                 for message in messages:
                     self.add_error(field if field in self.fields else None, message)
         return cleaned
+
+    def values_matching_nobody(self) -> dict[str, list[str]]:
+        """Typed states and traffic sources no user has: kept (free entry), but worth a look."""
+        data = self.cleaned_data
+        found = {name: values_matching_nobody(name, data.get(name) or ()) for name in ("states", "traffic_sources")}
+        return {name: values for name, values in found.items() if values}
 
     def validate_unique(self) -> None:
         # The case-insensitive name rule is checked in clean() with a readable message.

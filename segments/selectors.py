@@ -177,6 +177,7 @@ def preview_page(criteria: Criteria, *, cursor: PreviewCursor, size: int = PREVI
         "membership_status",
         "referral_source",
         "is_verified",
+        "email_opted_out_at",
         "role",
     )
     if cursor.before is not None or cursor.last:
@@ -307,3 +308,62 @@ def segment_size_history(*, segment: Segment, days: int = SIZE_HISTORY_DAYS, tod
         ],
         note="One snapshot a day (site time zone); days without one are gaps.",
     )
+
+
+# --- What the segment builder offers and flags ---------------------------------------------------
+
+# The user columns whose values staff pick from (state, traffic source): most common first, at
+# most this many (a datalist longer than this is not read by anyone).
+KNOWN_VALUES_LIMIT = 300
+_VALUE_COLUMNS = {"states": "state", "traffic_sources": "referral_source"}
+
+
+def known_values(criterion: str) -> list[tuple[str, int]]:
+    """The values users have for a criterion ("states" or "traffic_sources"), with how many users
+    have each, most common first: one GROUP BY over the column's index."""
+    column = _VALUE_COLUMNS[criterion]
+    rows = (
+        User.objects.exclude(**{column: ""})
+        .values_list(column)
+        .annotate(n=Count("pk"))
+        .order_by("-n", column)[:KNOWN_VALUES_LIMIT]
+    )
+    return [(value, count) for value, count in rows]
+
+
+def values_matching_nobody(criterion: str, values: Iterable[str]) -> list[str]:
+    """Of `values` typed for a criterion, those no user has (a typo, or a value not seen yet)."""
+    wanted = list(dict.fromkeys(values))
+    if not wanted:
+        return []
+    column = _VALUE_COLUMNS[criterion]
+    found = set(User.objects.filter(**{f"{column}__in": wanted}).values_list(column, flat=True).distinct())
+    return [value for value in wanted if value not in found]
+
+
+def unreachable_reasons(users: Iterable[User]) -> dict[int, str]:
+    """Why each of `users` cannot be emailed, in staff's words; reachable users are absent.
+
+    The same three rules as `reachable_condition`, told apart: one query for the suppressions.
+    """
+    users = list(users)
+    emails = {user.email.lower() for user in users}
+    suppressed = {
+        row.email: _lower_first(row.get_reason_display()) for row in Suppression.objects.filter(email__in=emails)
+    }
+    reasons: dict[int, str] = {}
+    for user in users:
+        why = []
+        if not user.is_verified:
+            why.append("address not verified")
+        if user.email_opted_out_at is not None:
+            why.append(f"opted out on {timezone.localtime(user.email_opted_out_at):%Y-%m-%d}")
+        if user.email.lower() in suppressed:
+            why.append(f"suppressed: {suppressed[user.email.lower()]}")
+        if why:
+            reasons[user.pk] = "; ".join(why)
+    return reasons
+
+
+def _lower_first(label: str) -> str:
+    return label[:1].lower() + label[1:]

@@ -153,14 +153,32 @@ def test_staff_send_a_campaign_and_a_recipient_unsubscribes(
     assert_no_horizontal_scroll(page)
     shot(page, "00-home")
 
-    # A segment with criteria, and its live count.
+    # A segment built with a live count. Countries read by name; a misspelt state is flagged at
+    # once (and kept if saved: free entry); the real one is picked from the states users have.
     page.goto(f"{base}/admin/segments/segment/add/")
+    assert_no_horizontal_scroll(page)
+    assert page.locator("#id_countries_from option").first.inner_text() == "Afghanistan (AF)"
     page.fill("#id_name", "Londoners")
-    page.fill("#id_states", "London")
+    page.fill("#id_states", "Lodnon")
+    unmatched = page.locator("#states-unmatched", has_text="Lodnon")
+    unmatched.wait_for()
+    assert text(unmatched).startswith("Matches nobody yet: “Lodnon”.")
+    page.fill("#id_states", "")
+    page.fill(".field-states .segment-pick-input", "London")
+    page.click(".field-states .segment-pick-add")
+    assert page.locator("#id_states").input_value() == "London"
+    page.wait_for_function("document.querySelector('#segment-live-count [data-live=reachable]').textContent === '3'")
+    assert "4 matching users, of whom 3 can be emailed" in text(page.locator("#segment-live-count"))
+    assert page.locator("#states-unmatched").is_hidden()
+    shot(page, "01-segment-builder")
     page.click("input[name=_continue]")
     audience = page.locator("#segment-audience")
     audience.wait_for()
     assert "4 matching users, of whom 3 can be emailed" in text(audience)
+    # Each member who cannot be emailed says why.
+    unverified_row = page.locator("#segment-preview tr", has_text="unverified@example.com")
+    assert unverified_row.locator("td").last.inner_text() == "no — address not verified"
+    assert_no_horizontal_scroll(page)
     shot(page, "01-segment")
     segment = Segment.objects.get(name="Londoners")
 
@@ -298,7 +316,7 @@ def test_staff_send_a_campaign_and_a_recipient_unsubscribes(
     page.goto(f"{base}/admin/segments/segment/{segment.pk}/change/")
     assert "4 matching users, of whom 2 can be emailed" in text(page.locator("#segment-audience"))
     row = page.locator("#segment-preview tr", has_text=leaver.email)
-    assert row.locator("td").last.inner_text().startswith("no")
+    assert row.locator("td").last.inner_text().startswith("no — opted out on ")
 
     # Duplicate the sent campaign: a new draft with the same content, aimed at the same segment.
     page.goto(f"{base}/admin/campaigns/campaign/{campaign.pk}/change/")
