@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from config.observability import logging_config, sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 # Local state (SQLite file, outbox) lives here; a fresh clone has no such folder yet.
@@ -47,6 +49,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load balancer probes skip host checks, the HTTPS redirect and the request log.
+    "config.health.HealthCheckMiddleware",
+    "config.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before CommonMiddleware, so preflights and redirects carry the CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
@@ -118,7 +123,8 @@ STATIC_URL = "static/"
 # Project-wide assets (the vendored chart library, the admin's progress and chart scripts, its
 # icon, colours and time zone script); apps keep their own.
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+# Filled by `collectstatic`; WhiteNoise serves it in production (config/settings/production.py).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 
 LOGIN_URL = "admin:login"
 
@@ -290,11 +296,15 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Every process (web, rqworker, rqcron) logs to stderr; LOG_FORMAT=json gives one JSON object
+# per line for a log collector, with the ids of what a line is about as keys.
+LOGGING = logging_config(log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO"))
+
+# Errors from the web and from RQ jobs go to Sentry when a DSN is given; nothing is sent otherwise.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
