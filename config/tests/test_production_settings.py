@@ -63,7 +63,8 @@ def test_deploy_checks_pass_with_the_documented_settings():
 def test_https_settings_come_from_the_environment():
     result = run_production(
         "-c",
-        "from django.conf import settings as s; print(s.SECURE_PROXY_SSL_HEADER, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)",
+        "from django.conf import settings as s;"
+        "print(s.SECURE_PROXY_SSL_HEADER, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)",
         SECURE_PROXY_SSL_HEADER="X-Scheme",
         SECURE_SSL_REDIRECT="false",
         SECURE_HSTS_SECONDS="60",
