@@ -169,7 +169,7 @@ if ANYMAIL_WEBHOOK_SECRET:
 # (brevo.brevo_configured), for sending and for lists alike.
 EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend" if BREVO_API_KEY else "config.mail.OutboxEmailBackend"
 
-# --- Campaign sending (campaigns/services/sending.py) -----------------------------------------
+# --- Campaign sending (campaigns/services/sending/) ------------------------------------------
 # Recipients per Brevo request and per batch job. Brevo takes at most 1,000 message versions per
 # call; a batch holds this many ledger rows and their params in a worker (about 1 MB).
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=1000)
