@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from rq import SimpleWorker
 
 from accounts.models import Role, User
+from fakebrevo import FakeBrevo
 
 
 @pytest.fixture(autouse=True)
@@ -85,16 +86,14 @@ def manager_client_api(api_client: APIClient, manager_user: User) -> APIClient:
 
 
 @pytest.fixture(scope="session")
-def fake_brevo_server() -> Iterator[Any]:
-    from config.tests.fake_brevo import FakeBrevo
-
+def fake_brevo_server() -> Iterator[FakeBrevo]:
     server = FakeBrevo(api_key="test-brevo-key").start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def brevo(fake_brevo_server: Any, settings: Any) -> Any:
+def brevo(fake_brevo_server: FakeBrevo, settings: Any) -> FakeBrevo:
     """Brevo configured and pointed at the local fake: Anymail's backend and our contacts client."""
     fake_brevo_server.reset()
     settings.BREVO_API_KEY = fake_brevo_server.api_key

@@ -307,7 +307,7 @@ def main() -> None:
         bare_worker(os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_FAKE_URL"], options.bare_worker)
         return
 
-    from config.tests.fake_brevo import FakeBrevo
+    from fakebrevo import FakeBrevo
 
     fake = FakeBrevo(api_key=API_KEY, counts_only=True).start()
     env = configure(options.database_url, options.redis_url, fake.base_url)

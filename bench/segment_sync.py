@@ -148,7 +148,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     fake = subprocess.Popen(
-        [sys.executable, "-m", "config.tests.fake_brevo", "--api-key", API_KEY],
+        [sys.executable, "-m", "fakebrevo", "--api-key", API_KEY],
         stdout=subprocess.PIPE,
         text=True,
     )

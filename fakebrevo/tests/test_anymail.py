@@ -1,15 +1,14 @@
 """django-anymail's real Brevo backend against the fake: the request it builds is one the fake
 (and so Brevo) accepts, and the answer the fake gives is one Anymail parses.
 
-Runs under the project's pytest-django settings, or standalone (`-p no:django --noconftest`)
-with a minimal in-process configuration.
+Runs under the project's pytest-django settings, or standalone
+(`-p no:django --confcutdir=fakebrevo fakebrevo/tests`) with a minimal in-process configuration.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from anymail.exceptions import AnymailRequestsAPIError
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
-from config.tests.fake_brevo import FakeBrevo
+from fakebrevo import FakeBrevo
 
 BREVO_BACKEND = "anymail.backends.brevo.EmailBackend"
 RECIPIENTS = ["ann@example.com", "bob@example.com", "cid@example.com"]
@@ -29,20 +28,6 @@ def _django_configured() -> None:
     # Under pytest-django the project's test settings are loaded already.
     if not settings.configured and "DJANGO_SETTINGS_MODULE" not in os.environ:
         settings.configure(DEFAULT_FROM_EMAIL="News <news@example.com>")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeBrevo]:
-    fake = FakeBrevo(api_key="anymail-key").start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(server: FakeBrevo) -> Iterator[FakeBrevo]:
-    server.reset()
-    yield server
-    server.reset()
 
 
 @pytest.fixture
