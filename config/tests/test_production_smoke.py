@@ -31,7 +31,7 @@ import pytest
 import requests
 from django.db import connection
 
-from config.tests.fake_brevo import FakeBrevo
+from fakebrevo import FakeBrevo
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
