@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import json
+
 import django_rq
 import pytest
 from django.core.cache import cache
@@ -13,6 +15,7 @@ from rest_framework.test import APIClient
 from rq import SimpleWorker
 
 from accounts.models import Role, User
+from config.observability import JsonFormatter
 from fakebrevo import FakeBrevo
 
 
@@ -114,3 +117,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def json_log_lines(caplog: pytest.LogCaptureFixture) -> Callable[[str], list[dict[str, Any]]]:
+    """`json_log_lines(logger)`: what that logger wrote at INFO and above, each line as the JSON
+    object LOG_FORMAT=json writes."""
+    caplog.set_level("INFO")
+    formatter = JsonFormatter()
+
+    def lines(logger: str) -> list[dict[str, Any]]:
+        return [json.loads(formatter.format(record)) for record in caplog.records if record.name == logger]
+
+    return lines

@@ -64,12 +64,15 @@ def tracking_events_process() -> None:
     # when this job was queued (or already being queued): a look after that interval sees its
     # events. Later events set the flag again, and the job that queues handles them.
     time.sleep(max(0.0, started + queue.SCHEDULE_INTERVAL_SECONDS - time.monotonic()))
-    last_look = tracking.tracking_events_process_pending()
+    result.add(tracking.tracking_events_process_pending())
+    # One line per burst of webhooks, naming the campaigns it reached.
     logger.info(
-        "Tracking events: %d processed, %d unknown message id, %d failed",
-        result.processed + last_look.processed,
-        result.unmatched + last_look.unmatched,
-        result.failed + last_look.failed,
+        "Tracking events: %d processed, %d unknown message id, %d failed; campaigns %s",
+        result.processed,
+        result.unmatched,
+        result.failed,
+        sorted(result.campaign_ids),
+        extra=result.log_fields(),
     )
 
 
@@ -78,8 +81,10 @@ def tracking_events_retry() -> None:
     result = tracking.tracking_events_retry()
     if result.total:
         logger.info(
-            "Tracking sweep: %d processed, %d unknown message id, %d failed",
+            "Tracking sweep: %d processed, %d unknown message id, %d failed; campaigns %s",
             result.processed,
             result.unmatched,
             result.failed,
+            sorted(result.campaign_ids),
+            extra=result.log_fields(),
         )

@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -191,10 +191,27 @@ class ProcessResult:
     processed: int = 0
     unmatched: int = 0
     failed: int = 0
+    # Campaigns whose ledger the processed events reached, for the log line of a burst.
+    campaign_ids: set[int] = field(default_factory=set)
 
     @property
     def total(self) -> int:
         return self.processed + self.unmatched + self.failed
+
+    def add(self, other: ProcessResult) -> None:
+        self.processed += other.processed
+        self.unmatched += other.unmatched
+        self.failed += other.failed
+        self.campaign_ids |= other.campaign_ids
+
+    def log_fields(self) -> dict[str, object]:
+        """The counts and campaign ids as keys of a structured log line (LOG_FORMAT=json)."""
+        return {
+            "processed": self.processed,
+            "unmatched": self.unmatched,
+            "failed": self.failed,
+            "campaign_ids": sorted(self.campaign_ids),
+        }
 
 
 def tracking_events_process(*, retry: bool = False, limit: int = PROCESS_BATCH_SIZE) -> ProcessResult:
@@ -228,9 +245,7 @@ def tracking_events_process_pending(*, max_batches: int | None = None) -> Proces
     while max_batches is None or batches < max_batches:
         result = tracking_events_process()
         batches += 1
-        total.processed += result.processed
-        total.unmatched += result.unmatched
-        total.failed += result.failed
+        total.add(result)
         if result.total < PROCESS_BATCH_SIZE:
             break
     return total
@@ -245,9 +260,7 @@ def tracking_events_retry() -> ProcessResult:
     total = ProcessResult()
     while True:
         result = tracking_events_process(retry=True)
-        total.processed += result.processed
-        total.unmatched += result.unmatched
-        total.failed += result.failed
+        total.add(result)
         if result.total < PROCESS_BATCH_SIZE:
             return total
 
@@ -283,6 +296,7 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
     suppressions: dict[str, Suppression] = {}
     opt_outs: list[tuple[TrackingEvent, CampaignRecipient | None]] = []
     processed = unmatched = 0
+    campaign_ids: set[int] = set()
 
     for event in events:
         event.attempts += 1
@@ -298,6 +312,7 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
             event.recipient_id = row.pk
             event.campaign_id = row.campaign_id
             changed.setdefault(row.pk, set()).update(_record(row, event.esp_event, at))
+            campaign_ids.add(row.campaign_id)
             processed += 1
         email = (event.email or (row.email if row else "")).strip().lower()
         reason = SUPPRESSING_EVENTS.get(event.esp_event)
@@ -325,6 +340,7 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
     _bulk_write(TrackingEvent, events, ["status", "attempts", "error", "processed_at", "recipient", "campaign"])
     result.processed += processed
     result.unmatched += unmatched
+    result.campaign_ids |= campaign_ids
 
 
 def _ledger_rows(message_ids: Iterable[str]) -> dict[str, list[CampaignRecipient]]:

@@ -67,6 +67,21 @@ def small_batches(settings):
 # --- The happy paths --------------------------------------------------------------------------
 
 
+def test_each_batch_logs_one_line_with_its_campaign(brevo, small_batches, admin_user, audience, drain, json_log_lines):
+    audience(7)  # and the admin: 8 recipients, batches of 3
+    campaign = CampaignFactory()
+
+    campaign_send(campaign=campaign, by=admin_user)
+    drain()
+
+    campaign.refresh_from_db()
+    lines = json_log_lines("campaigns.services.sending.batches")
+    assert len(lines) == len({line["batch_key"] for line in lines}) == 3
+    assert {line["campaign_id"] for line in lines} == {campaign.pk}
+    assert sum(line["sent"] for line in lines) == campaign.recipient_count == 8
+    assert all(line["http_ms"] >= 0 and line["retry"] is False for line in lines)
+
+
 def test_brevo_gets_one_request_per_batch_with_a_version_per_recipient(
     brevo, small_batches, admin_user, audience, drain
 ):

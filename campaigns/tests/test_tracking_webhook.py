@@ -157,6 +157,17 @@ def test_a_burst_of_events_enqueues_one_job(post, recipients, run_jobs):
     assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 3
 
 
+def test_a_burst_logs_one_line_naming_its_campaigns(post, recipients, run_jobs, campaign, json_log_lines):
+    for recipient in recipients:
+        post(brevo_event("delivered", recipient))
+
+    run_jobs()
+
+    (line,) = json_log_lines("campaigns.jobs")
+    assert (line["processed"], line["unmatched"], line["failed"]) == (3, 0, 0)
+    assert line["campaign_ids"] == [campaign.pk]
+
+
 def test_event_stored_during_a_run_schedules_the_next_run(post, recipients, run_jobs):
     post(brevo_event("delivered", recipients[0]))
     run_jobs()

@@ -363,7 +363,32 @@ def segment_sync_run(
         # Recorded for the person who asked, then re-raised so the worker logs the traceback.
         _fail(export, f"Unexpected error: {type(error).__name__}: {error}", from_status=ExportStatus.RUNNING)
         raise
-    return SegmentExport.objects.filter(pk=export.pk).first() or export
+    finished = SegmentExport.objects.filter(pk=export.pk).first() or export
+    _log_sync(finished, seconds=(timezone.now() - now).total_seconds())
+    return finished
+
+
+def _log_sync(export: SegmentExport, *, seconds: float) -> None:
+    """One line per sync run, with the segment and export ids and the counts as keys."""
+    logger.info(
+        "segment %s sync %s: %s, %d members, %d added, %d removed in %.1f s",
+        export.segment_id,
+        export.pk,
+        export.status,
+        export.users_count,
+        export.added_count,
+        export.removed_count,
+        seconds,
+        extra={
+            "segment_id": export.segment_id,
+            "export_id": export.pk,
+            "status": export.status,
+            "members": export.users_count,
+            "added": export.added_count,
+            "removed": export.removed_count,
+            "duration_ms": round(seconds * 1000, 1),
+        },
+    )
 
 
 def _refresh_member_statistics(*, changed_rows: int | None = None) -> None:

@@ -90,6 +90,16 @@ def test_first_sync_creates_folder_and_list_and_imports_reachable_users(fast_bre
     assert set(SegmentListMember.objects.filter(segment=segment).values_list("email", flat=True)) == emails(members)
 
 
+def test_each_sync_logs_one_line_with_its_segment(fast_brevo: Any, segment: Segment, json_log_lines: Any) -> None:
+    spanish(3)
+
+    export = sync(segment)
+
+    (line,) = [line for line in json_log_lines("segments.services.exports") if "export_id" in line]
+    assert (line["segment_id"], line["export_id"], line["status"]) == (segment.pk, export.pk, "SUCCESS")
+    assert (line["members"], line["added"], line["removed"]) == (3, 3, 0)
+
+
 def test_import_attributes_names_and_sms_only_when_a_valid_phone_exists(fast_brevo: Any, segment: Segment) -> None:
     UserFactory(country="ES", email="Ana@Example.com", first_name="Ana", last_name="Ruiz", phone="+34 600 123 456")
     UserFactory(country="ES", email="bo@example.com", first_name="Bo", last_name="", phone="")

@@ -15,7 +15,7 @@ from brevo import brevo_configured
 from campaigns import queue
 from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
 from campaigns.services.sending.claims import Batch, batch_claim
-from campaigns.services.sending.delivery import deliver
+from campaigns.services.sending.delivery import Outcome, deliver
 from campaigns.services.sending.ending import campaign_finish_if_done
 from campaigns.services.sending.ledger import batch_rows, ledger_mark_unknown
 
@@ -40,7 +40,7 @@ def campaign_send_batch(*, campaign_id: int, after_id: int = 0) -> int | None:
         return None
     outcome = deliver(batch)
     outcome.add_time("claim", batch.claim_seconds)
-    logger.info("campaign %s batch %s: %s", campaign_id, batch.key, outcome.describe())
+    _log_batch(batch, outcome, retry=False)
     last_id = batch.rows[-1].id
     if outcome.deferred_for is not None:
         # Rate limited for longer than a job should sleep: this batch, then the chain, resume later.
@@ -75,6 +75,7 @@ def campaign_retry_batch(*, campaign_id: int, batch_key: uuid.UUID, continue_cha
             )
             handled = len(batch.rows)
             outcome = deliver(batch)
+            _log_batch(batch, outcome, retry=True)
             if outcome.deferred_for is not None:
                 queue.enqueue_campaign_retry_batch(
                     campaign_id, batch_key=batch_key, continue_chain=continue_chain, delay=outcome.deferred_for
@@ -84,6 +85,24 @@ def campaign_retry_batch(*, campaign_id: int, batch_key: uuid.UUID, continue_cha
         queue.enqueue_campaign_send_batch(campaign_id)
     campaign_finish_if_done(campaign_id=campaign_id)
     return handled
+
+
+def _log_batch(batch: Batch, outcome: Outcome, *, retry: bool) -> None:
+    """One line per batch sent or retried, with the campaign id and the outcome as keys."""
+    logger.info(
+        "campaign %s batch %s%s: %s",
+        batch.campaign.pk,
+        batch.key,
+        " (retry)" if retry else "",
+        outcome.describe(),
+        extra={
+            "campaign_id": batch.campaign.pk,
+            "batch_key": str(batch.key),
+            "retry": retry,
+            "recipients": len(batch.rows),
+            **outcome.log_fields(),
+        },
+    )
 
 
 def idempotency_window() -> timedelta:

@@ -68,6 +68,16 @@ class Outcome:
         steps = ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in self.timings.items())
         return f"{self.sent} sent, {self.failed} failed; {steps}"
 
+    def log_fields(self) -> dict[str, object]:
+        """The outcome as keys of a structured log line (LOG_FORMAT=json)."""
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "deferred_for": self.deferred_for,
+            "abandoned": self.abandoned,
+            **{f"{step}_ms": round(seconds * 1000, 1) for step, seconds in self.timings.items()},
+        }
+
 
 def address_problem(row: LedgerRow) -> str | None:
     if row.user_id is None:
