@@ -11,7 +11,7 @@ import time
 import uuid
 
 from campaigns import queue
-from campaigns.services import lifecycle, sending, tracking
+from campaigns.services import lifecycle, retention, sending, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -88,3 +88,19 @@ def tracking_events_retry() -> None:
             sorted(result.campaign_ids),
             extra=result.log_fields(),
         )
+
+
+def tracking_events_prune(after_id: int = 0) -> int:
+    """Periodic (and its own continuation): delete processed tracking events older than the
+    retention period, in short batches; returns how many were deleted."""
+    result = retention.tracking_events_prune(before=retention.retention_cutoff(), after_id=after_id)
+    if result.resume_after is not None:
+        queue.enqueue_tracking_events_prune(after_id=result.resume_after)
+    if result.deleted:
+        logger.info(
+            "Tracking retention: %d events deleted%s",
+            result.deleted,
+            "; continuing" if result.resume_after is not None else "",
+            extra={"deleted": result.deleted, "resume_after": result.resume_after},
+        )
+    return result.deleted

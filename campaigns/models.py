@@ -217,3 +217,23 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp_event} {self.message_id}"
+
+
+class ClickTally(models.Model):
+    """Clicks of one recipient on one link, carried over from tracking events that retention
+    pruned (campaigns.services.retention): per-link reports count these plus the events kept."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="click_tallies")
+    recipient = models.ForeignKey(CampaignRecipient, on_delete=models.CASCADE, related_name="click_tallies")
+    link = models.TextField()
+    # Links can be longer than an index entry may be: uniqueness is kept on their hash.
+    link_hash = models.CharField(max_length=64, help_text="sha256 of the link.")
+    clicks = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "link_hash"], name="click_tally_recipient_link_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} {self.link} x{self.clicks}"

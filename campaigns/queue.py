@@ -24,6 +24,7 @@ CAMPAIGN_START_WHEN_DUE = "campaigns.jobs.campaign_start_when_due"
 CAMPAIGN_SEND_BATCH = "campaigns.jobs.campaign_send_batch"
 CAMPAIGN_RETRY_BATCH = "campaigns.jobs.campaign_retry_batch"
 TRACKING_EVENTS_PROCESS = "campaigns.jobs.tracking_events_process"
+TRACKING_EVENTS_PRUNE = "campaigns.jobs.tracking_events_prune"
 
 # Set while a processing job is queued, so a burst of webhooks enqueues one job, not thousands.
 # The job clears it before it reads, so an event stored during a run schedules the next run.
@@ -58,6 +59,11 @@ def enqueue_campaign_retry_batch(
 ) -> None:
     """Send a claimed batch again with its key, `delay` seconds from now."""
     enqueue_after_commit(CAMPAIGN_RETRY_BATCH, campaign_id, str(batch_key), continue_chain, delay=delay)
+
+
+def enqueue_tracking_events_prune(*, after_id: int) -> None:
+    """Continue deleting old processed tracking events after event `after_id`."""
+    enqueue_after_commit(TRACKING_EVENTS_PRUNE, after_id)
 
 
 def enqueue_tracking_events_process() -> None:

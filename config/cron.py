@@ -6,7 +6,7 @@ harmless: the jobs re-read the database and act only on what is still due.
 
 from rq import cron
 
-from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog, tracking_events_retry
+from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog, tracking_events_prune, tracking_events_retry
 from segments.jobs import segment_exports_recover_job, size_snapshots_job
 
 # Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
@@ -17,6 +17,10 @@ cron.register(campaigns_dispatch_due, "default", interval=60)
 # Tracking events stored by the webhook but not processed (Redis or a worker was down), and
 # events that arrived before their batch recorded the message ids.
 cron.register(tracking_events_retry, "default", interval=60)
+
+# Processed tracking events past TRACKING_EVENT_RETENTION_DAYS, deleted in short batches (the
+# ledger keeps what they recorded). Hourly, so each run has about an hour's worth to delete.
+cron.register(tracking_events_prune, "default", interval=3600)
 
 # Brevo list syncs whose worker died (RUNNING without a heartbeat) are failed, and queued ones
 # whose job vanished with Redis are queued again.

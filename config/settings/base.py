@@ -190,6 +190,10 @@ CAMPAIGN_STALE_SECONDS = env.int("CAMPAIGN_STALE_SECONDS", default=180)
 # later its recipients are marked UNKNOWN for an operator to decide (resend_campaign --unknown).
 CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS = env.int("CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS", default=25 * 60)
 
+# Processed tracking events are deleted after this many days (campaigns.services.retention);
+# the ledger keeps what they recorded, and per-link click counts are kept in tallies.
+TRACKING_EVENT_RETENTION_DAYS = env.int("TRACKING_EVENT_RETENTION_DAYS", default=90)
+
 # Postal address printed in campaign footers (CAN-SPAM and most ESPs require one).
 SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="Example Ltd, 1 Example Street, London")
 
