@@ -2,13 +2,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from accounts.models import Enrollment, Lead, OptOutMethod, Property, Suppression, SuppressionReason, User
-from accounts.services import suppression_add, user_opt_out, user_set_role
+from accounts.services import person_erase, suppression_add, user_opt_out, user_set_role
+from core.errors import DomainError
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -40,7 +43,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("email", "first_name", "last_name")
     readonly_fields = ("is_staff", "last_login", "date_joined", "email_opted_out_at")
     raw_id_fields = ("referred_by_partner",)
-    actions = ("opt_out_of_campaign_email",)
+    actions = ("opt_out_of_campaign_email", "erase_people")
     show_full_result_count = False
     inlines = (EnrollmentInline,)
     fieldsets = (
@@ -78,6 +81,32 @@ class UserAdmin(DjangoUserAdmin):
     def opt_out_of_campaign_email(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         changed = sum(user_opt_out(user=user, method=OptOutMethod.ADMIN) for user in queryset)
         self.message_user(request, f"{changed} user(s) opted out; {queryset.count() - changed} already were.")
+
+    @admin.action(description="Erase on request (GDPR): remove everywhere, keep unreachable", permissions=["delete"])
+    def erase_people(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        """Asks first (it cannot be undone), then erases each selected person as erase_person does."""
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/accounts/user/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase these people?",
+                    "people": queryset,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        erased = 0
+        for user in queryset:
+            try:
+                person_erase(email=user.email, by=request.user, via="admin")  # type: ignore[arg-type]
+            except DomainError as error:
+                self.message_user(request, f"{user.pk}: {error}", level="error")
+                continue
+            erased += 1
+        self.message_user(request, f"{erased} person(s) erased; only a hash of each address is kept.")
+        return None
 
 
 @admin.register(Property)

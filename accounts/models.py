@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
 from django.db import models, transaction
 from django.db.models.functions import Lower
@@ -138,6 +141,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         if update_fields is not None and "role" in update_fields:
             kwargs["update_fields"] = {*update_fields, "is_staff"}
         super().save(*args, **kwargs)
+        if update_fields is None or "email" in update_fields:
+            self._suppress_if_erased()
+
+    def _suppress_if_erased(self) -> None:
+        # Someone erased earlier signs up again (or an address is changed to theirs): the erasure
+        # kept only the address's hash, and this account brings the address back, so it is
+        # suppressed as such. Every save path passes here; bulk writes are the demo's only.
+        address = self.email.strip().lower()
+        if Erasure.objects.filter(email_hash=erasure_hash(address)).exists():
+            Suppression.objects.get_or_create(
+                email=address, defaults={"reason": SuppressionReason.ERASED, "source": "erasure"}
+            )
 
     def join_role_group(self) -> None:
         """Put the user in their role's group and in no other role's group.
@@ -240,6 +255,7 @@ class SuppressionReason(models.TextChoices):
     COMPLAINT = "COMPLAINT", "Spam complaint"
     UNSUBSCRIBE = "UNSUBSCRIBE", "Unsubscribed"
     MANUAL = "MANUAL", "Added by staff"
+    ERASED = "ERASED", "Erased on request"
 
 
 class Suppression(models.Model):
@@ -264,3 +280,28 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.get_reason_display()})"
+
+
+def erasure_hash(email: str) -> str:
+    """HMAC-SHA256 of the lower-cased address under ERASURE_HASH_KEY: the same address always
+    gives the same hash, and without the key no address can be tried against it."""
+    key = (settings.ERASURE_HASH_KEY or settings.SECRET_KEY).encode()
+    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+class Erasure(models.Model):
+    """A person erased on request (GDPR art. 17): who did it, when, and the address's keyed hash,
+    which also keeps the address unreachable if it ever signs up again."""
+
+    email_hash = models.CharField(max_length=64, db_index=True, help_text="erasure_hash() of the address.")
+    erased_by = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="erasures_done"
+    )
+    via = models.CharField(max_length=16, help_text="admin or command.")
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-erased_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Erasure {self.pk} ({self.erased_at:%Y-%m-%d})"

@@ -8,8 +8,9 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
-        from accounts.services import opt_out_listener_register
+        from accounts.services import erasure_listener_register, opt_out_listener_register
         from campaigns.models import Campaign
+        from campaigns.services.erasure import person_erase_campaign_data
         from campaigns.services.segment_usage import segment_campaigns_blocking, segment_campaigns_release
         from campaigns.services.unsubscribe import opt_out_record
         from campaigns.webhooks import tracking_received
@@ -19,6 +20,8 @@ class CampaignsConfig(AppConfig):
         tracking.connect(tracking_received, dispatch_uid="campaigns.tracking_received")
         # accounts writes opt-outs without importing campaigns; campaigns records its side here.
         opt_out_listener_register(opt_out_record)
+        # Erasing a person: campaigns scrubs its ledger rows and events before the user goes.
+        erasure_listener_register(person_erase_campaign_data)
         # segments asks campaigns, without importing them, whether a segment may be deleted.
         segment_dependents_register(
             SegmentDependents(model=Campaign, release=segment_campaigns_release, blockers=segment_campaigns_blocking)

@@ -1,5 +1,6 @@
 """Every write to accounts' tables, one module per concern, re-exported here."""
 
+from accounts.services.erasure import PersonErasure, erasure_listener_register, person_erase
 from accounts.services.opt_outs import (
     OptOutChange,
     opt_out_listener_register,
@@ -15,8 +16,11 @@ from accounts.services.users import role_groups_sync, user_set_role
 __all__ = [
     "REASON_ALIASES",
     "OptOutChange",
+    "PersonErasure",
     "SuppressionImportReport",
+    "erasure_listener_register",
     "opt_out_listener_register",
+    "person_erase",
     "role_groups_sync",
     "suppression_add",
     "suppression_for",

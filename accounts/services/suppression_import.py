@@ -16,8 +16,10 @@ from accounts.services.opt_outs import suppressions_add_many
 # Rows written per INSERT: a few hundred KB of SQL, far below any statement limit.
 IMPORT_CHUNK_SIZE = 5000
 # What other tools call the reasons, mapped to ours (compared lower-cased, spaces and dashes as _).
+# ERASED is written only when an erased address signs up again: no file can claim it.
+IMPORTABLE_REASONS = [reason for reason in SuppressionReason if reason != SuppressionReason.ERASED]
 REASON_ALIASES = {
-    **{reason.value.lower(): reason for reason in SuppressionReason},
+    **{reason.value.lower(): reason for reason in IMPORTABLE_REASONS},
     "bounce": SuppressionReason.HARD_BOUNCE,
     "bounced": SuppressionReason.HARD_BOUNCE,
     "hardbounce": SuppressionReason.HARD_BOUNCE,
@@ -104,7 +106,7 @@ def _row_problem(email: str, cells: list[str], reason: SuppressionReason | None)
     if not _DELIVERABLE_SHAPE.match(email) or len(email) > 254:
         return f"{cells[0]!r} is not a valid email address"
     if reason is None:
-        known = ", ".join(sorted(reason.value.lower() for reason in SuppressionReason))
+        known = ", ".join(sorted(reason.value.lower() for reason in IMPORTABLE_REASONS))
         return f"unknown reason {cells[1]!r} (use one of {known})"
     return None
 

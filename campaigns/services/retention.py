@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from campaigns.models import ClickTally, TrackingEvent, TrackingEventStatus
@@ -62,14 +63,7 @@ def tracking_events_prune(*, before: datetime, after_id: int = 0) -> PruneResult
             )
             if not events:
                 break
-            _tally_clicks(
-                Counter(
-                    (campaign_id, recipient_id, link)
-                    for _, esp_event, campaign_id, recipient_id, link in events
-                    if esp_event == "click" and recipient_id is not None
-                )
-            )
-            result.deleted += TrackingEvent.objects.filter(id__in=[event[0] for event in events]).delete()[0]
+            result.deleted += _delete_keeping_clicks(events)
         after_id = events[-1][0]
         if after_id < last_old_id and time.monotonic() - started > PRUNE_TIME_BUDGET_SECONDS:
             result.resume_after = after_id
@@ -98,6 +92,28 @@ def _last_id_received_before(moment: datetime) -> int:
         else:
             high = event.pk
     return max(low, 0)
+
+
+def tracking_events_delete(events: QuerySet[TrackingEvent]) -> int:
+    """Delete these events (erasure), their clicks kept in the tallies; returns how many."""
+    with transaction.atomic():
+        rows = list(
+            events.order_by("id")
+            .select_for_update()
+            .values_list("id", "esp_event", "campaign_id", "recipient_id", "link")
+        )
+        return _delete_keeping_clicks(rows)
+
+
+def _delete_keeping_clicks(events: Sequence[tuple[int, str, int | None, int | None, str]]) -> int:
+    _tally_clicks(
+        Counter(
+            (campaign_id, recipient_id, link)
+            for _, esp_event, campaign_id, recipient_id, link in events
+            if esp_event == "click" and recipient_id is not None and campaign_id is not None
+        )
+    )
+    return TrackingEvent.objects.filter(id__in=[event[0] for event in events]).delete()[0]
 
 
 def _tally_clicks(clicks: Counter[tuple[int, int, str]]) -> None:

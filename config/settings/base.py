@@ -194,6 +194,11 @@ CAMPAIGN_IDEMPOTENCY_WINDOW_SECONDS = env.int("CAMPAIGN_IDEMPOTENCY_WINDOW_SECON
 # the ledger keeps what they recorded, and per-link click counts are kept in tallies.
 TRACKING_EVENT_RETENTION_DAYS = env.int("TRACKING_EVENT_RETENTION_DAYS", default=90)
 
+# Key of the hash an erased address is kept as (accounts.models.erasure_hash). It must never
+# change, or erased people could be emailed again: production requires it, so rotating
+# SECRET_KEY cannot change it by accident. Elsewhere SECRET_KEY stands in.
+ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="")
+
 # Postal address printed in campaign footers (CAN-SPAM and most ESPs require one).
 SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="Example Ltd, 1 Example Street, London")
 

@@ -3,12 +3,24 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import ANYMAIL_WEBHOOK_SECRET, BREVO_API_KEY, DATABASES, DEBUG, MIDDLEWARE, REDIS_URL, SECRET_KEY, env
+from .base import (
+    ANYMAIL_WEBHOOK_SECRET,
+    BREVO_API_KEY,
+    DATABASES,
+    DEBUG,
+    ERASURE_HASH_KEY,
+    MIDDLEWARE,
+    REDIS_URL,
+    SECRET_KEY,
+    env,
+)
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production settings.")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
+if not ERASURE_HASH_KEY:
+    raise ImproperlyConfigured("ERASURE_HASH_KEY is required in production (erased addresses stay hashed under it).")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is required in production (no embedded Redis).")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

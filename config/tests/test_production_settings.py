@@ -15,6 +15,7 @@ COMPLETE = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
     "BREVO_API_KEY": "xkeysib-test",
     "ANYMAIL_WEBHOOK_SECRET": "brevo:hook",
+    "ERASURE_HASH_KEY": "erasure-key-for-this-test",
 }
 
 
@@ -41,6 +42,7 @@ def test_complete_environment_loads():
     [
         ("SECRET_KEY", "SECRET_KEY is required"),
         ("REDIS_URL", "REDIS_URL is required"),
+        ("ERASURE_HASH_KEY", "ERASURE_HASH_KEY is required"),
         ("DATABASE_URL", "must point at PostgreSQL"),
         ("ANYMAIL_WEBHOOK_SECRET", "ANYMAIL_WEBHOOK_SECRET"),
     ],

@@ -282,6 +282,7 @@ def test_the_readme_production_block(tmp_path, smoke_database, slow_brevo):
         "BREVO_API_KEY": slow_brevo.api_key,
         "BREVO_API_URL": slow_brevo.base_url,
         "ANYMAIL_WEBHOOK_SECRET": "brevo:smoke-hook",
+        "ERASURE_HASH_KEY": "smoke-erasure-key",
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "STATIC_ROOT": str(tmp_path / "static"),
