@@ -9,11 +9,13 @@ class CampaignsConfig(AppConfig):
         from anymail.signals import tracking
 
         from accounts.services import erasure_listener_register, opt_out_listener_register
+        from campaigns.criteria import ENGAGEMENT_CRITERIA
         from campaigns.models import Campaign
         from campaigns.services.erasure import person_erase_campaign_data
         from campaigns.services.segment_usage import segment_campaigns_blocking, segment_campaigns_release
         from campaigns.services.unsubscribe import opt_out_record
         from campaigns.webhooks import tracking_received
+        from segments.criteria_providers import criteria_provider_register
         from segments.dependents import SegmentDependents, segment_dependents_register
 
         # Anymail's signal is the library's one door in; the receiver stores and schedules.
@@ -26,3 +28,5 @@ class CampaignsConfig(AppConfig):
         segment_dependents_register(
             SegmentDependents(model=Campaign, release=segment_campaigns_release, blockers=segment_campaigns_blocking)
         )
+        # Segments built from what campaigns learned: criteria the engine runs without importing us.
+        criteria_provider_register(ENGAGEMENT_CRITERIA)

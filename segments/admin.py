@@ -13,8 +13,9 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInputError, UpstreamError
 from segments import services
+from segments.criteria_providers import criteria_providers
 from segments.dependents import segment_dependents
-from segments.forms import SegmentAdminForm
+from segments.forms import SegmentAdminForm, segment_admin_form
 from segments.models import EXPORT_REPORT_FIELDS, Segment, SegmentExport
 from segments.selectors import (
     Criteria,
@@ -107,6 +108,19 @@ class SegmentAdmin(admin.ModelAdmin):
     )
     inlines = (SegmentExportInline,)
     actions = ("refresh_counts", "sync_to_brevo")
+
+    def get_form(self, request: HttpRequest, obj: Segment | None = None, change: bool = False, **kwargs: Any) -> Any:
+        return super().get_form(request, obj, change, **{"form": segment_admin_form(), **kwargs})
+
+    def get_fieldsets(self, request: HttpRequest, obj: Segment | None = None) -> Any:
+        # Contributed criteria (segments.criteria_providers) get a fieldset per provider, after
+        # the engine's own criteria.
+        name, criteria, *rest = super().get_fieldsets(request, obj)
+        provided = [
+            (provider.title, {"fields": tuple(field.name for field in provider.fields)})
+            for provider in criteria_providers()
+        ]
+        return (name, criteria, *provided, *rest)
 
     def get_inlines(self, request: HttpRequest, obj: Segment | None) -> Any:
         return self.inlines if obj else ()

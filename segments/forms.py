@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
@@ -12,6 +12,7 @@ from accounts.models import Gender
 from core.errors import InvalidInputError
 from segments import services
 from segments.countries import COUNTRIES
+from segments.criteria_providers import provided_fields
 from segments.models import Segment
 from segments.selectors import Criteria, known_values, values_matching_nobody
 from segments.widgets import PickOrTypeWidget
@@ -78,9 +79,17 @@ class SegmentAdminForm(forms.ModelForm):
             "partners",
         )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Contributed criteria are not model fields: their initial values come from the JSON column.
+        for name in provided_fields():
+            if name in self.fields:
+                self.initial.setdefault(name, self.instance.extra_criteria.get(name))
+
     def criteria(self) -> Criteria:
         """The criteria as entered (call after validation)."""
         data = self.cleaned_data
+        extra = {name: data.get(name) for name in provided_fields() if name in self.fields}
         return Criteria(
             gender=data.get("gender") or "",
             properties=tuple(item.pk for item in data.get("properties") or ()),
@@ -90,6 +99,7 @@ class SegmentAdminForm(forms.ModelForm):
             agents=tuple(item.pk for item in data.get("agents") or ()),
             partners=tuple(item.pk for item in data.get("partners") or ()),
             membership=data.get("membership") or "",
+            extra=extra,
         )
 
     def clean(self) -> dict[str, Any]:
@@ -115,3 +125,13 @@ class SegmentAdminForm(forms.ModelForm):
     def validate_unique(self) -> None:
         # The case-insensitive name rule is checked in clean() with a readable message.
         return None
+
+
+def segment_admin_form() -> type[SegmentAdminForm]:
+    """The admin form with a field for each contributed criterion (segments.criteria_providers),
+    declared on a subclass so the admin's fieldsets may name them like model fields."""
+    declared: dict[str, Any] = {name: criterion.form_field() for name, criterion in provided_fields().items()}
+    form = forms.models.ModelFormMetaclass(
+        "SegmentAdminForm", (SegmentAdminForm,), {"__module__": __name__, **declared}
+    )
+    return cast(type[SegmentAdminForm], form)

@@ -39,6 +39,9 @@ class Segment(models.Model):
         limit_choices_to={"role": Role.PARTNER},
     )
     membership = models.CharField(max_length=16, choices=Membership.choices, default=Membership.ALL)
+    # Criteria other apps contribute (segments.criteria_providers), by field name, as their
+    # providers cleaned them: the engine stores them without knowing what they mean.
+    extra_criteria = models.JSONField(default=dict, blank=True)
 
     brevo_list_id = models.BigIntegerField(null=True, blank=True, unique=True)
     # Cached member counts for lists (admin changelist, API list): counting a million users per

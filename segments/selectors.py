@@ -6,22 +6,38 @@ audiences and snapshots, and Brevo list syncs all go through it.
 
 from __future__ import annotations
 
+<<<<<<< HEAD
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+=======
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+>>>>>>> 7e6d391 (Engagement criteria: a registry of criterion providers in segments, filled by campaigns; received/opened/clicked/not opened/not clicked campaigns and (not) engaged within N days, in the API, admin, counts, audiences and Brevo syncs)
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, TruncMonth
 from django.utils import timezone
 
 from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Property, Suppression, User
+<<<<<<< HEAD
 from core.charts import Chart, Series
 from segments.models import ExportStatus, Membership, Segment, SegmentExport, SegmentSnapshot
+=======
+from segments.criteria_providers import extra_criteria_filter
+from segments.models import ExportStatus, Membership, Segment, SegmentExport
+>>>>>>> 7e6d391 (Engagement criteria: a registry of criterion providers in segments, filled by campaigns; received/opened/clicked/not opened/not clicked campaigns and (not) engaged within N days, in the API, admin, counts, audiences and Brevo syncs)
 
 
 @dataclass(frozen=True)
 class Criteria:
-    """A segment's rules, saved or not. Empty means "any"."""
+    """A segment's rules, saved or not. Empty means "any".
+
+    `extra` holds the criteria other apps contribute (segments.criteria_providers), by field
+    name, cleaned: only criteria in use, each in its normal form. It is not to be mutated.
+    """
 
     gender: str = ""
     properties: tuple[int, ...] = ()
@@ -31,6 +47,7 @@ class Criteria:
     agents: tuple[int, ...] = ()
     partners: tuple[int, ...] = ()
     membership: str = Membership.ALL
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, segment: Segment) -> Criteria:
@@ -44,6 +61,7 @@ class Criteria:
             agents=_ids(segment.agents.all()),
             partners=_ids(segment.partners.all()),
             membership=segment.membership,
+            extra=dict(segment.extra_criteria),
         )
 
     def is_empty(self) -> bool:
@@ -95,6 +113,8 @@ def matching_users(criteria: Criteria, *, base: QuerySet[User] | None = None) ->
                 all=True,
             )
         )
+    if criteria.extra:
+        users = extra_criteria_filter(users, criteria.extra)
     return users
 
 

@@ -29,6 +29,7 @@ from accounts.models import User
 from brevo import brevo_configured
 from campaigns import selectors, services
 from campaigns.admin import live
+from campaigns.admin.engagement import EngagementAdminMixin
 from campaigns.admin.forms import CampaignAdminForm, ScheduleForm, TestSendForm, default_sender
 from campaigns.content import sender_header
 from campaigns.models import Campaign, CampaignStatus
@@ -72,7 +73,7 @@ _COMPUTED = ("reachable_now", "sender_as_seen", "live_preview", "test_send", "au
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
     form = CampaignAdminForm
     list_display = ("name", "status", "audience", "progress", "scheduled_at", "started_at", "sent_at", "created_at")
     list_filter = ("status", "target_segment")
@@ -303,7 +304,7 @@ class CampaignAdmin(admin.ModelAdmin):
             page("audience", live.audience, require_GET),
             page("test_draft", live.test_send, require_POST),
         ]
-        return custom + super().get_urls()
+        return custom + self.engagement_urls() + super().get_urls()
 
     def _campaign_for_action(self, request: HttpRequest, campaign_id: int) -> Campaign:
         campaign = get_object_or_404(Campaign, pk=campaign_id)

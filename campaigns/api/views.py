@@ -84,7 +84,17 @@ _ONE = {404: _NOT_FOUND, **_ACCESS}
         request=CampaignInputSerializer,
         responses={200: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE},
     ),
-    destroy=extend_schema(summary="Delete a draft", responses={204: None, 409: _CONFLICT, **_ONE}),
+    destroy=extend_schema(
+        summary="Delete a draft",
+        responses={
+            204: None,
+            409: _error(
+                "Not a draft (`status` names it), or segments' engagement criteria name the campaign "
+                "(`segments` lists their ids): `{detail, code: state_conflict, ...}`."
+            ),
+            **_ONE,
+        },
+    ),
 )
 class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     permission_classes = (CanManageCampaigns,)

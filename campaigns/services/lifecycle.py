@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from campaigns import queue
 from campaigns.content import readable_subject, validate_campaign_content
+from campaigns.engagement import segments_naming
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience_problem
 from campaigns.services.sending.snapshot import ledger_insert_audience
@@ -29,7 +30,7 @@ from campaigns.services.state_machine import (
     campaign_transition,
     campaigns_allowing,
 )
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, StateConflictError
 from segments.models import Membership, Segment
 
 # Fields staff may set; every other column is the pipeline's.
@@ -139,7 +140,16 @@ def campaign_duplicate(*, campaign: Campaign, by: User) -> Campaign:
 
 
 def campaign_delete(*, campaign: Campaign) -> None:
-    """Delete a DRAFT (409 once it was scheduled or sent: its history stays)."""
+    """Delete a DRAFT (409 once it was scheduled or sent: its history stays), unless a segment's
+    engagement criteria name it (409 naming the segments)."""
+    # Criteria may only name campaigns that began sending, which are never deletable, so the
+    # check below is the rule's second line, for a campaign named before the rule or by hand.
+    if naming := segments_naming(campaign.pk):
+        raise StateConflictError(
+            f"Cannot delete campaign “{campaign}”: the criteria of segment(s) "
+            f"{', '.join(f'“{segment.name}”' for segment in naming)} name it; change their criteria first.",
+            extra={"segments": [segment.pk for segment in naming]},
+        )
     deleted, _ = campaigns_allowing("delete").filter(pk=campaign.pk).delete()
     if not deleted:
         raise campaign_conflict(campaign.pk, "delete")

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Gender, User
+from segments.criteria_providers import provided_fields
 from segments.models import EXPORT_REPORT_FIELDS, Membership, Segment, SegmentExport
 from segments.selectors import Criteria
 
@@ -36,7 +37,8 @@ class CriteriaSerializer(serializers.Serializer[Criteria]):
     """Segment rules. All optional; criteria combine with AND, values within one with OR.
 
     Types are checked here; existence, roles and the at-least-one rule are checked by
-    `segments.services.criteria_validate`, which the admin uses too.
+    `segments.services.criteria_validate`, which the admin uses too. The criteria other apps
+    contribute (segments.criteria_providers) are added as fields of their own.
     """
 
     gender = serializers.ChoiceField(choices=Gender.choices, allow_blank=True, required=False)
@@ -56,16 +58,27 @@ class CriteriaSerializer(serializers.Serializer[Criteria]):
     )
     membership = serializers.ChoiceField(choices=Membership.choices, required=False)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, criterion in provided_fields().items():
+            fields[name] = criterion.api_field(required=False)
+        return fields
+
     def to_criteria(self, base: Criteria | None = None) -> Criteria:
         """The validated data as Criteria; fields not sent keep `base`'s values (for PATCH)."""
+        base = base or Criteria()
         given = {field: self.validated_data[field] for field in _CRITERIA_FIELDS if field in self.validated_data}
         for field, value in given.items():
             if isinstance(value, list):
                 given[field] = tuple(value)
-        return dataclasses.replace(base or Criteria(), **given)
+        extra = dict(base.extra)
+        for name in provided_fields():
+            if name in self.validated_data:
+                extra[name] = self.validated_data[name]
+        return dataclasses.replace(base, **given, extra=extra)
 
     def has_criteria(self) -> bool:
-        return any(field in self.validated_data for field in _CRITERIA_FIELDS)
+        return any(field in self.validated_data for field in (*_CRITERIA_FIELDS, *provided_fields()))
 
 
 class SegmentInputSerializer(CriteriaSerializer):
@@ -145,6 +158,19 @@ class SegmentSerializer(serializers.ModelSerializer[Segment]):
             "last_export",
         )
         read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Contributed criteria are shown like the others, right after them.
+        ordered: dict[str, serializers.Field] = {}
+        for name, field in fields.items():
+            if name == "brevo_list_id":
+                for criterion_name, criterion in provided_fields().items():
+                    ordered[criterion_name] = criterion.api_field(
+                        read_only=True, source=f"extra_criteria.{criterion_name}", default=criterion.empty
+                    )
+            ordered[name] = field
+        return ordered
 
     def get_properties(self, segment: Segment) -> list[int]:
         return sorted(item.pk for item in segment.properties.all())

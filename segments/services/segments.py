@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Gender, PartnershipStatus, Property, Role, User
 from core.errors import InvalidInputError
 from segments.countries import COUNTRY_CODES
+from segments.criteria_providers import extra_criteria_clean
 from segments.dependents import segment_dependents
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, criteria_counts
@@ -52,6 +53,8 @@ def criteria_validate(*, criteria: Criteria) -> Criteria:
         partners=tuple(sorted(set(criteria.partners))),
         membership=criteria.membership or Membership.ALL,
     )
+    extra, extra_errors = extra_criteria_clean(criteria.extra)
+    criteria = dataclasses.replace(criteria, extra=extra)
     errors: dict[str, str] = {}
     if criteria.gender and criteria.gender not in Gender.values:
         errors["gender"] = f"“{criteria.gender}” is not a gender; use one of {', '.join(Gender.values)}."
@@ -82,6 +85,7 @@ def criteria_validate(*, criteria: Criteria) -> Criteria:
         )
         if missing := _ids_missing(criteria.partners, found):
             errors["partners"] = f"These users do not exist or are not active partners: {missing}."
+    errors.update(extra_errors)
     if not errors and criteria.is_empty():
         errors["criteria"] = (
             f"Choose at least one criterion; a membership other than “{Membership.ALL.label}” counts as one."
@@ -112,6 +116,7 @@ def _criteria_apply(segment: Segment, criteria: Criteria) -> None:
     segment.states = list(criteria.states)
     segment.traffic_sources = list(criteria.traffic_sources)
     segment.membership = criteria.membership
+    segment.extra_criteria = dict(criteria.extra)
 
 
 def _relations_apply(segment: Segment, criteria: Criteria) -> None:

@@ -1,0 +1,140 @@
+"""Engagement criteria: segments built from what campaigns learned, read from the ledger.
+
+What each criterion means and how it is checked; `campaigns.criteria` offers them to the
+segments engine (segments never imports campaigns). On the ledger:
+
+- a person *received* a campaign when one of their rows of it is SENT (Brevo accepted it);
+- *opened* means a human open or a click (`first_opened_at`); machine opens never count;
+- *clicked* means `first_clicked_at`; engagement in a window means `last_engaged_at`.
+
+Rows are matched to people by `user_id`, never by address, so a row written with another case
+of the address, or several rows of one campaign after an address change and a resend, belong
+to the same person. Who of them may be emailed is decided on top by `reachable_users`, as for
+every criterion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from segments.models import Segment
+
+# Campaigns a criterion may name: any that began sending. Drafts and scheduled ones have no
+# recipients yet, so a criterion naming them could only ever match nobody (or everybody).
+NEVER_SENT = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+MAX_DAYS = 3650
+
+RECEIVED = Q(status=RecipientStatus.SENT)
+OPENED = Q(first_opened_at__isnull=False)
+CLICKED = Q(first_clicked_at__isnull=False)
+
+# Field -> (what the ledger rows of the named campaigns must show, or must not show).
+CAMPAIGN_CRITERIA: dict[str, tuple[Q, Q | None]] = {
+    "received_campaigns": (RECEIVED, None),
+    "opened_campaigns": (OPENED, None),
+    "clicked_campaigns": (CLICKED, None),
+    "not_opened_campaigns": (RECEIVED, OPENED),
+    "not_clicked_campaigns": (RECEIVED, CLICKED),
+}
+# (positive, negative) pairs no one can satisfy for the same campaign: a click implies an open.
+CONTRADICTIONS = (
+    ("opened_campaigns", "not_opened_campaigns"),
+    ("clicked_campaigns", "not_clicked_campaigns"),
+    ("clicked_campaigns", "not_opened_campaigns"),
+)
+DAYS_CRITERIA = ("engaged_within_days", "not_engaged_within_days")
+
+
+def _ids(value: Iterable[int] | None) -> list[int]:
+    return sorted({int(pk) for pk in value or ()})
+
+
+def engagement_criteria_clean(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Normalised criteria (unused ones left out) and an error per bad field: campaigns that do not
+    exist or were never sent, days outside 1..MAX_DAYS, a pair that can never match."""
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in CAMPAIGN_CRITERIA:
+        if ids := _ids(values.get(name)):
+            cleaned[name] = ids
+    for name in DAYS_CRITERIA:
+        days = values.get(name)
+        if days is None:
+            continue
+        if not 1 <= days <= MAX_DAYS:
+            errors[name] = f"Give a number of days from 1 to {MAX_DAYS}."
+        else:
+            cleaned[name] = days
+    named = {pk for name in CAMPAIGN_CRITERIA for pk in cleaned.get(name, ())}
+    statuses = dict(Campaign.objects.filter(pk__in=named).values_list("pk", "status"))
+    for name in CAMPAIGN_CRITERIA:
+        ids = cleaned.get(name, [])
+        problems = []
+        if missing := [pk for pk in ids if pk not in statuses]:
+            problems.append(f"No such campaigns: {', '.join(map(str, missing))}.")
+        if never_sent := [pk for pk in ids if statuses.get(pk) in NEVER_SENT]:
+            problems.append(f"Campaigns never sent (draft or scheduled): {', '.join(map(str, never_sent))}.")
+        if problems:
+            errors[name] = " ".join(problems)
+    for positive, negative in CONTRADICTIONS:
+        both = sorted(set(cleaned.get(positive, ())) & set(cleaned.get(negative, ())))
+        if both and negative not in errors:
+            errors[negative] = (
+                f"Campaign(s) {', '.join(map(str, both))} also in {positive}: "
+                "nobody can be in both, so this can never match."
+            )
+    return cleaned, errors
+
+
+def engagement_filter(users: QuerySet[User], values: Mapping[str, Any]) -> QuerySet[User]:
+    """`users` narrowed by every cleaned engagement criterion in `values`."""
+    now = timezone.now()
+    for name, (must, must_not) in CAMPAIGN_CRITERIA.items():
+        if name in values:
+            rows = _ledger().filter(campaign_id__in=values[name])
+            users = users.filter(pk__in=rows.filter(must).values("user_id"))
+            if must_not is not None:
+                users = users.filter(~Exists(rows.filter(must_not, user_id=OuterRef("pk"))))
+    if "engaged_within_days" in values:
+        since = now - timedelta(days=values["engaged_within_days"])
+        users = users.filter(pk__in=_ledger().filter(last_engaged_at__gte=since).values("user_id"))
+    if "not_engaged_within_days" in values:
+        since = now - timedelta(days=values["not_engaged_within_days"])
+        users = users.filter(pk__in=_received_since(since).values("user_id")).filter(
+            ~Exists(_engaged_with_received_since(since))
+        )
+    return users
+
+
+def segments_naming(campaign_id: int) -> list[Segment]:
+    """Saved segments whose engagement criteria name the campaign, by name."""
+    candidates = Segment.objects.filter(extra_criteria__has_any_keys=list(CAMPAIGN_CRITERIA)).order_by("name")
+    # Segments are few; reading their criteria here works the same on every database.
+    return [
+        segment
+        for segment in candidates.only("pk", "name", "extra_criteria")
+        if any(campaign_id in segment.extra_criteria.get(name, ()) for name in CAMPAIGN_CRITERIA)
+    ]
+
+
+def _ledger() -> QuerySet[CampaignRecipient]:
+    # Rows whose user was deleted belong to nobody (and a NULL would break NOT IN).
+    return CampaignRecipient.objects.filter(user_id__isnull=False)
+
+
+def _received_since(since: datetime) -> QuerySet[CampaignRecipient]:
+    return _ledger().filter(RECEIVED, sent_at__gte=since)
+
+
+def _engaged_with_received_since(since: datetime) -> QuerySet[CampaignRecipient]:
+    """For the outer user: an opened row of a campaign they received since `since` (any of their
+    rows of that campaign counts, after an address change and a resend)."""
+    received_campaigns = _received_since(since).filter(user_id=OuterRef(OuterRef("pk"))).values("campaign_id")
+    return _ledger().filter(OPENED, user_id=OuterRef("pk"), campaign_id__in=received_campaigns)
