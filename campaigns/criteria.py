@@ -42,7 +42,9 @@ def _campaigns_field(name: str) -> CriterionField:
         )
 
     def form_field() -> forms.Field:
-        return SentCampaignsField(required=False, help_text=f"{HELP[name]} Type to search sent campaigns by subject.")
+        return SentCampaignsField(
+            required=False, help_text=f"{HELP[name]} Type to search sent campaigns by subject or name."
+        )
 
     return CriterionField(name=name, empty=[], api_field=api_field, form_field=form_field)
 

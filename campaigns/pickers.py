@@ -15,13 +15,13 @@ from campaigns.models import Campaign
 
 
 def campaign_label(campaign: Campaign) -> str:
-    """How a campaign reads in a picker: subject, when it started sending, id."""
+    """How a campaign reads in a picker: its name, when it started sending, id."""
     started = f"sent {campaign.started_at:%Y-%m-%d}" if campaign.started_at else campaign.get_status_display().lower()
-    return f"{campaign.subject} ({started}, #{campaign.pk})"
+    return f"{campaign} ({started}, #{campaign.pk})"
 
 
 class SentCampaignsWidget(AutocompleteSelectMultiple):
-    """The admin's own select2 autocomplete, searching sent campaigns by subject.
+    """The admin's own select2 autocomplete, searching sent campaigns by subject or name.
 
     The admin's autocomplete view serves relation fields only, and a segment's engagement
     criteria are not a relation (segments may not point at campaigns), so the options come from

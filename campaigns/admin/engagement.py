@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, path
 
@@ -30,7 +31,7 @@ class EngagementAdminMixin(admin.ModelAdmin):
         ]
 
     def sent_search_view(self, request: HttpRequest) -> JsonResponse:
-        """Campaigns that began sending whose subject contains `term`, newest first, in the answer
+        """Campaigns that began sending whose subject or name contains `term`, newest first, in the answer
         shape of the admin's autocomplete (select2). Open to whoever may edit segments."""
         if not (request.user.has_perm(MANAGE_SEGMENTS) or self.has_view_permission(request)):
             raise PermissionDenied
@@ -39,9 +40,9 @@ class EngagementAdminMixin(admin.ModelAdmin):
         page = max(page, 1)
         found = Campaign.objects.exclude(status__in=NEVER_SENT).order_by("-started_at", "-pk")
         if term:
-            found = found.filter(subject__icontains=term)
+            found = found.filter(Q(subject__icontains=term) | Q(name__icontains=term))
         start = (page - 1) * SEARCH_PAGE_SIZE
-        rows = list(found.only("pk", "subject", "status", "started_at")[start : start + SEARCH_PAGE_SIZE + 1])
+        rows = list(found.only("pk", "name", "subject", "status", "started_at")[start : start + SEARCH_PAGE_SIZE + 1])
         return JsonResponse(
             {
                 "results": [{"id": str(row.pk), "text": campaign_label(row)} for row in rows[:SEARCH_PAGE_SIZE]],
