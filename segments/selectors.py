@@ -6,29 +6,19 @@ audiences and snapshots, and Brevo list syncs all go through it.
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-=======
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
->>>>>>> 7e6d391 (Engagement criteria: a registry of criterion providers in segments, filled by campaigns; received/opened/clicked/not opened/not clicked campaigns and (not) engaged within N days, in the API, admin, counts, audiences and Brevo syncs)
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, TruncMonth
 from django.utils import timezone
 
 from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Property, Suppression, User
-<<<<<<< HEAD
 from core.charts import Chart, Series
-from segments.models import ExportStatus, Membership, Segment, SegmentExport, SegmentSnapshot
-=======
 from segments.criteria_providers import extra_criteria_filter
-from segments.models import ExportStatus, Membership, Segment, SegmentExport
->>>>>>> 7e6d391 (Engagement criteria: a registry of criterion providers in segments, filled by campaigns; received/opened/clicked/not opened/not clicked campaigns and (not) engaged within N days, in the API, admin, counts, audiences and Brevo syncs)
+from segments.models import ExportStatus, Membership, Segment, SegmentExport, SegmentSnapshot
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from django.urls import URLPattern, path
 
 from accounts.roles import MANAGE_SEGMENTS
 from campaigns.engagement import NEVER_SENT
-from campaigns.pickers import campaign_label
 from campaigns.models import Campaign
+from campaigns.pickers import campaign_label
 
 # Options per page of the picker's search; select2 asks for the next page as the list scrolls.
 SEARCH_PAGE_SIZE = 20

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('segments', '0003_brevo_list_mirror'),
+        ('segments', '0004_size_snapshots'),
     ]
 
     operations = [
