@@ -45,6 +45,8 @@ _BACK_OFFICE_PAGES = {
     "admin:password_change_done",
     "admin:jsi18n",
     "admin:autocomplete",
+    # The segment form's picker of sent campaigns (engagement criteria): whoever edits segments.
+    "admin:campaigns_campaign_sent_search",
 }
 # Audience data a MANAGER reads (segments are built on it) but does not change.
 _MANAGER_READS = {"accounts_user", "accounts_property", "accounts_enrollment", "accounts_lead"}
