@@ -180,7 +180,7 @@ class SegmentAdmin(admin.ModelAdmin):
         """The live count while the form is edited: the criteria as they stand, unsaved."""
         if not (self.has_add_permission(request) or self.has_change_permission(request)):
             raise PermissionDenied
-        form = SegmentAdminForm(request.POST)
+        form = segment_admin_form()(request.POST)
         form.is_valid()
         # The name is not the count's business; the criteria get the services' own checks.
         problems = [str(message) for field, errors in form.errors.items() if field != "name" for message in errors]

@@ -200,3 +200,19 @@ def test_the_segment_form_shows_engagement_errors_on_their_fields(staff_client: 
     assert "never sent" in errors["received_campaigns"][0]
     assert "from 1 to 3650" in errors["not_engaged_within_days"][0]
     assert not Segment.objects.exists()
+
+
+def test_the_live_count_follows_engagement_criteria_as_they_are_edited(staff_client: Client, october):
+    campaign, _, rows = october
+    CampaignRecipient.objects.filter(pk=rows["ann"].pk).update(first_opened_at=timezone.now())
+    url = reverse("admin:segments_segment_count")
+
+    opened = staff_client.post(url, {"membership": "ALL", "opened_campaigns": [str(campaign.pk)]}).json()
+    not_opened = staff_client.post(url, {"membership": "ALL", "not_opened_campaigns": [str(campaign.pk)]}).json()
+    contradiction = staff_client.post(
+        url,
+        {"membership": "ALL", "opened_campaigns": [str(campaign.pk)], "not_opened_campaigns": [str(campaign.pk)]},
+    ).json()
+
+    assert (opened["matching"], not_opened["matching"]) == (1, 3)
+    assert "never match" in contradiction["error"]
