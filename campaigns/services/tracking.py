@@ -28,6 +28,7 @@ from django.db.models import F, Field, Model, Q
 from django.utils import timezone
 
 from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
+from accounts.selectors import erased_addresses
 from accounts.services import suppressions_add_many, user_opt_out
 from campaigns.models import (
     MAX_TRACKING_ATTEMPTS,
@@ -297,6 +298,7 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
     opt_outs: list[tuple[TrackingEvent, CampaignRecipient | None]] = []
     processed = unmatched = 0
     campaign_ids: set[int] = set()
+    erased = erased_addresses(event.email for event in events)
 
     for event in events:
         event.attempts += 1
@@ -315,6 +317,11 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
             campaign_ids.add(row.campaign_id)
             processed += 1
         email = (event.email or (row.email if row else "")).strip().lower()
+        if email in erased:
+            # Late news about a person erased on request: counted on their scrubbed ledger row,
+            # but their address is not kept, nor suppressed in plain (its hash suppresses it).
+            event.email, event.payload = "", {}
+            continue
         reason = SUPPRESSING_EVENTS.get(event.esp_event)
         # The address suppresses whether or not the message was ours to match: a hard bounce on
         # any mail from this Brevo account says the same thing about the address.
@@ -337,7 +344,8 @@ def _apply(events: Sequence[TrackingEvent], result: ProcessResult) -> None:
         suppressions_add_many(entries=suppressions.values())
     for event, row in opt_outs:
         _opt_out(event, row)
-    _bulk_write(TrackingEvent, events, ["status", "attempts", "error", "processed_at", "recipient", "campaign"])
+    written = ["status", "attempts", "error", "processed_at", "recipient", "campaign"]
+    _bulk_write(TrackingEvent, events, [*written, "email", "payload"] if erased else written)
     result.processed += processed
     result.unmatched += unmatched
     result.campaign_ids |= campaign_ids

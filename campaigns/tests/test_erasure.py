@@ -123,6 +123,22 @@ def test_erase_person_removes_the_address_everywhere_and_keeps_the_counts(person
     assert (record.erased_by, record.via) == (None, "command")
 
 
+def test_late_events_about_an_erased_person_keep_no_address(person, run_jobs):
+    _, campaign, _ = person
+    call_command("erase_person", ADDRESS)
+    run_jobs()
+    row = campaign.recipients.get(email__endswith="@erased.invalid")
+
+    for esp_event in ("hard_bounce", "unsubscribed"):
+        event(row, esp_event, 60, email=ADDRESS)
+    tracking_events_process_pending()
+
+    assert tables_holding(ADDRESS) == []
+    row.refresh_from_db()
+    assert row.hard_bounced_at is not None
+    assert campaign_stats(campaign)["bounced"] == 1
+
+
 def test_the_same_address_signing_up_again_stays_unreachable(person):
     call_command("erase_person", ADDRESS)
 
