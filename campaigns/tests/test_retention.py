@@ -19,6 +19,7 @@ from campaigns.selectors import campaign_link_clicks, campaign_stats
 from campaigns.services import retention
 from campaigns.services.tracking import IncomingEvent, tracking_event_store, tracking_events_process_pending
 from campaigns.tests.factories import CampaignFactory
+from segments.selectors import Criteria, criteria_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -72,8 +73,17 @@ def store(row: CampaignRecipient, esp_event: str, minutes: int, link: str = "") 
 
 
 def report(campaign) -> tuple:
+    """Everything that reads what the events recorded: stats, clicks per link, the ledger's
+    engagement columns, and the engagement criteria's counts."""
     ledger_columns = list(campaign.recipients.order_by("id").values_list(*ENGAGEMENT_COLUMNS))
-    return campaign_stats(campaign), campaign_link_clicks(campaign=campaign), ledger_columns
+    criteria = [
+        {"opened_campaigns": [campaign.pk]},
+        {"clicked_campaigns": [campaign.pk]},
+        {"not_clicked_campaigns": [campaign.pk]},
+        {"engaged_within_days": 3650},
+    ]
+    counts = [criteria_counts(Criteria(extra=extra)) for extra in criteria]
+    return campaign_stats(campaign), campaign_link_clicks(campaign=campaign), ledger_columns, counts
 
 
 def age(events, days: int) -> None:
@@ -116,6 +126,7 @@ def test_pruning_deletes_old_processed_events_and_every_report_stays(history):
     campaign, recent, unmatched = history
     before = report(campaign)
     assert before[1][0] == {"link": "https://example.com/spring", "clicks": 4, "unique_clicks": 3}
+    assert [counts.matching for counts in before[3]] == [3, 3, 1, 3]
 
     deleted = jobs.tracking_events_prune()
 
