@@ -5,14 +5,32 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from fakebrevo.faults import Fault
 from fakebrevo.protocol import MAX_BODY_BYTES, JsonObject, Request, Response
 
-if TYPE_CHECKING:
-    from fakebrevo.server import FakeBrevo
+
+class FakeState(Protocol):
+    """What a request needs of the fake (server.py's FakeBrevo, which imports this module)."""
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def counts_only(self) -> bool: ...
+
+    def begin(self, method: str, path: str) -> tuple[JsonObject, Fault | None]: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def handle(self, method: str, path: str, api_key: str | None, request: Request) -> Response: ...
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
         self.serve("DELETE")
 
     def serve(self, method: str) -> None:
-        fake: FakeBrevo = self.server.fake  # type: ignore[attr-defined]
+        fake: FakeState = self.server.fake  # type: ignore[attr-defined]
         path = urlsplit(self.path).path
         generation = fake.generation
         entry, fault = fake.begin(method, path)
@@ -77,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         return b"", True
 
     def _process(
-        self, fake: FakeBrevo, method: str, path: str, raw: bytes, too_large: bool, entry: JsonObject
+        self, fake: FakeState, method: str, path: str, raw: bytes, too_large: bool, entry: JsonObject
     ) -> Response:
         if too_large:
             return Response(
@@ -100,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         request = Request(request_no=entry["request_no"], body=body)
         return fake.handle(method, path, self.headers.get("api-key"), request)
 
-    def _send(self, entry: JsonObject, fake: FakeBrevo, response: Response) -> None:
+    def _send(self, entry: JsonObject, fake: FakeState, response: Response) -> None:
         with fake.lock:
             entry["status"] = response.status
         payload = b"" if response.body is None else json.dumps(response.body).encode()
