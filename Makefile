@@ -25,6 +25,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 # Web server, one RQ worker with its scheduler, the cron scheduler, and (with no REDIS_URL)
 # the embedded Redis they share. Ctrl-C stops them all.
