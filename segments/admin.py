@@ -22,7 +22,6 @@ from segments.selectors import (
     PreviewCursor,
     criteria_counts,
     preview_page,
-    segment_size_history,
     unreachable_reasons,
 )
 
@@ -141,7 +140,6 @@ class SegmentAdmin(admin.ModelAdmin):
                     # Each member with why they cannot be emailed, when they cannot.
                     "rows": [(user, user.pk in page.reachable_ids, reasons.get(user.pk, "")) for user in page.users],
                 },
-                "size_history": segment_size_history(segment=segment),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
