@@ -11,7 +11,7 @@ import time
 import uuid
 
 from campaigns import queue
-from campaigns.services import lifecycle, retention, sending, tracking
+from campaigns.services import lifecycle, reports, retention, sending, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +104,13 @@ def tracking_events_prune(after_id: int = 0) -> int:
             extra={"deleted": result.deleted, "resume_after": result.resume_after},
         )
     return result.deleted
+
+
+def campaign_report_refresh(campaign_id: int) -> bool:
+    """Recompute a campaign's stored report (charts, funnel, domains, links)."""
+    return reports.campaign_report_refresh(campaign_id=campaign_id) is not None
+
+
+def campaign_reports_refresh_due() -> list[int]:
+    """Every five minutes: recompute the most overdue reports, so the dashboard's rates stay fresh."""
+    return reports.campaign_reports_refresh_due()

@@ -237,3 +237,40 @@ class ClickTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_id} {self.link} x{self.clicks}"
+
+
+class CampaignReport(models.Model):
+    """A campaign's results summed up once: the funnel, opens and clicks over time, delivery by
+    recipient domain, the most clicked links.
+
+    Derived data: `campaigns.services.reports` recomputes it from the ledger and the tracking
+    events (one pass each) and the ledger stays the truth. Reading a million-row ledger for
+    every chart view or dashboard load would cost seconds; reading this row costs one query.
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="report")
+    computed_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64, help_text="The zone the hourly and daily buckets were cut in.")
+
+    recipients = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    opened = models.PositiveIntegerField(default=0, help_text="Recipients who opened (a person) or clicked.")
+    machine_opened = models.PositiveIntegerField(default=0, help_text="Recipients opened only by a machine.")
+    clicked = models.PositiveIntegerField(default=0)
+    bounced = models.PositiveIntegerField(default=0, help_text="Hard bounces, invalid addresses, Brevo blocks.")
+    soft_bounced = models.PositiveIntegerField(default=0)
+    complained = models.PositiveIntegerField(default=0)
+    unsubscribed = models.PositiveIntegerField(default=0)
+
+    # {"starts": [ISO UTC bucket starts], "<series>": [counts]}; see campaigns.reporting.timeline.
+    hourly = models.JSONField(default=dict)
+    daily = models.JSONField(default=dict)
+    # [{"domain", "recipients", "sent", "delivered", "bounced", ...}]: the top domains, then "other".
+    domains = models.JSONField(default=list)
+    # [{"link", "clicks", "unique_clicks"}], most clicked first.
+    links = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"Report of campaign {self.campaign_id} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
 
@@ -25,6 +26,7 @@ CAMPAIGN_SEND_BATCH = "campaigns.jobs.campaign_send_batch"
 CAMPAIGN_RETRY_BATCH = "campaigns.jobs.campaign_retry_batch"
 TRACKING_EVENTS_PROCESS = "campaigns.jobs.tracking_events_process"
 TRACKING_EVENTS_PRUNE = "campaigns.jobs.tracking_events_prune"
+CAMPAIGN_REPORT_REFRESH = "campaigns.jobs.campaign_report_refresh"
 
 # Set while a processing job is queued, so a burst of webhooks enqueues one job, not thousands.
 # The job clears it before it reads, so an event stored during a run schedules the next run.
@@ -90,3 +92,14 @@ def _schedule_tracking_processing() -> None:
 def tracking_processing_flag_clear() -> None:
     """Called by the processing job as it starts: events stored from now on schedule a new run."""
     default_queue().connection.delete(PROCESSING_QUEUED_KEY)
+
+
+# A stale report viewed by several pages is recomputed once: views within this many seconds of
+# the last request (in this process) do not enqueue again.
+REPORT_REFRESH_COOLDOWN_SECONDS = 30
+
+
+def enqueue_campaign_report_refresh(campaign_id: int) -> None:
+    """Recompute the campaign's stored report soon, unless this process asked for it moments ago."""
+    if cache.add(f"campaign-report-refresh:{campaign_id}", 1, REPORT_REFRESH_COOLDOWN_SECONDS):
+        enqueue_after_commit(CAMPAIGN_REPORT_REFRESH, campaign_id)

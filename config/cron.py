@@ -6,7 +6,13 @@ harmless: the jobs re-read the database and act only on what is still due.
 
 from rq import cron
 
-from campaigns.jobs import campaigns_dispatch_due, campaigns_watchdog, tracking_events_prune, tracking_events_retry
+from campaigns.jobs import (
+    campaign_reports_refresh_due,
+    campaigns_dispatch_due,
+    campaigns_watchdog,
+    tracking_events_prune,
+    tracking_events_retry,
+)
 from segments.jobs import segment_exports_recover_job, size_snapshots_job
 
 # Sending campaigns whose jobs vanished (worker killed, Redis flushed) and batches stuck in flight.
@@ -25,6 +31,9 @@ cron.register(tracking_events_prune, "default", interval=3600)
 # Brevo list syncs whose worker died (RUNNING without a heartbeat) are failed, and queued ones
 # whose job vanished with Redis are queued again.
 cron.register(segment_exports_recover_job, "default", interval=60)
+
+# Campaign reports (charts, the dashboard's rates) recomputed from the ledger when overdue.
+cron.register(campaign_reports_refresh_due, "default", interval=300)
 
 # Today's size snapshot of the audience and of each saved segment (charts of how they moved).
 # Hourly, and a no-op once the day's rows exist, so a scheduler that was down catches up.
