@@ -1,0 +1,23 @@
+"""Template tags that let the campaign page's partials and the dashboard fetch their own
+numbers, so the pages that include them pass nothing but the campaign (or the request)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from campaigns.models import Campaign
+from campaigns.reporting.charts import report_charts
+from campaigns.services.reports import campaign_report_current
+
+register = template.Library()
+
+
+@register.simple_tag
+def campaign_charts(campaign: Campaign) -> dict[str, Any] | None:
+    """`{% campaign_charts campaign as charts %}`: None before the campaign has a ledger."""
+    if campaign.audience_frozen_at is None:
+        return None
+    report = campaign_report_current(campaign=campaign)
+    return report_charts(report) if report is not None else None
