@@ -12,6 +12,8 @@ from brevo.answers import (
     BrevoError,
     BrevoNotConfiguredError,
     SendRefusal,
+    Trouble,
+    on_trouble,
     rate_limit_reset,
     send_refusal,
 )
@@ -35,10 +37,12 @@ __all__ = [
     "ImportBatch",
     "ImportContact",
     "SendRefusal",
+    "Trouble",
     "brevo_client",
     "brevo_configured",
     "brevo_sms",
     "configured_folder_id",
+    "on_trouble",
     "rate_limit_reset",
     "send_refusal",
 ]

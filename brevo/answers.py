@@ -9,13 +9,16 @@ https://developers.brevo.com/docs/api-limits.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
 from anymail.exceptions import AnymailRequestsAPIError
+
+logger = logging.getLogger(__name__)
 
 # Seconds to wait when a 429 carries no usable reset header.
 DEFAULT_RATE_LIMIT_RESET = 1.0
@@ -71,6 +74,36 @@ class BrevoNotConfiguredError(BrevoError):
         return "Brevo is not configured: set BREVO_API_KEY to sync segments to Brevo lists."
 
 
+@dataclass(frozen=True)
+class Trouble:
+    """One request Brevo refused, rate limited or did not answer, as read here."""
+
+    rate_limited: bool
+    status: int | None
+    where: str
+    detail: str
+
+
+# Who wants to hear of Brevo's trouble: the project records the latest of each kind for its
+# dashboard (registered at start-up; this package imports no project app).
+_trouble_listeners: list[Callable[[Trouble], None]] = []
+
+
+def on_trouble(listener: Callable[[Trouble], None]) -> None:
+    """Call `listener` with every Trouble read from here on (once, however often registered)."""
+    if listener not in _trouble_listeners:
+        _trouble_listeners.append(listener)
+
+
+def report_trouble(trouble: Trouble) -> None:
+    """Tell the listeners; a listener that fails is logged, never the caller's problem."""
+    for listener in list(_trouble_listeners):
+        try:
+            listener(trouble)
+        except Exception:
+            logger.exception("a Brevo trouble listener failed on %s", trouble.where)
+
+
 def json_object(response: requests.Response) -> dict[str, Any]:
     """The answer's JSON object, or {} when the body is empty, not JSON, or not an object."""
     if not response.content:
@@ -89,8 +122,18 @@ def error_fields(response: requests.Response) -> tuple[str, str]:
 
 
 def error_from(method: str, path: str, response: requests.Response) -> BrevoError:
-    """A BrevoError for an error answer to `method /path`."""
+    """A BrevoError for an error answer to `method /path` (reported as trouble, except a 404:
+    callers ask about lists that may be gone on purpose)."""
     code, message = error_fields(response)
+    if response.status_code != 404:
+        report_trouble(
+            Trouble(
+                rate_limited=response.status_code == 429,
+                status=response.status_code,
+                where=f"{method} /{path}",
+                detail=f"{code or response.reason}: {message or response.text[:200]}",
+            )
+        )
     return BrevoError(
         method=method,
         path=f"/{path}",
@@ -107,6 +150,9 @@ def rate_limit_reset(headers: Mapping[str, str]) -> float:
     except ValueError:
         return DEFAULT_RATE_LIMIT_RESET
 
+
+# The one request the sending path makes (through Anymail's backend).
+SEND_PATH = "POST /smtp/email"
 
 RefusalKind = Literal["rate_limited", "transient", "duplicate", "recipient", "campaign"]
 
@@ -134,9 +180,12 @@ def send_refusal(error: AnymailRequestsAPIError) -> SendRefusal:
     status = getattr(error, "status_code", None) if response is not None else None
     if response is None or status is None:
         cause = type(error.__cause__).__name__ if error.__cause__ is not None else "no response"
-        return SendRefusal("transient", f"No answer from Brevo ({cause}).")
+        detail = f"No answer from Brevo ({cause})."
+        report_trouble(Trouble(rate_limited=False, status=None, where=SEND_PATH, detail=detail))
+        return SendRefusal("transient", detail)
     code, message = error_fields(response)
     detail = f"Brevo answered {status} {code}: {message}".strip()
+    report_trouble(Trouble(rate_limited=status == 429, status=status, where=SEND_PATH, detail=detail))
     if status == 429:
         return SendRefusal("rate_limited", detail, reset_seconds=max(rate_limit_reset(response.headers), 0.1))
     if status >= 500:

@@ -27,7 +27,15 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
-from brevo.answers import BrevoError, BrevoNotConfiguredError, error_from, json_object, rate_limit_reset
+from brevo.answers import (
+    BrevoError,
+    BrevoNotConfiguredError,
+    Trouble,
+    error_from,
+    json_object,
+    rate_limit_reset,
+    report_trouble,
+)
 from brevo.config import brevo_configured
 
 logger = logging.getLogger(__name__)
@@ -232,6 +240,9 @@ class BrevoClient:
                     ", retrying" if retry else "",
                 )
                 if not retry:
+                    report_trouble(
+                        Trouble(rate_limited=False, status=None, where=f"{method} /{path}", detail=f"no answer: {exc}")
+                    )
                     raise BrevoError(
                         method=method, path=f"/{path}", status=None, code="connection_error", message=str(exc)
                     ) from exc
@@ -246,6 +257,9 @@ class BrevoClient:
             if status == 429 and rate_limited < RATE_LIMIT_MAX_WAITS:
                 rate_limited += 1
                 wait = self._rate_limit_wait(response)
+                report_trouble(
+                    Trouble(rate_limited=True, status=429, where=f"{method} /{path}", detail=f"waiting {wait:.1f} s")
+                )
                 logger.warning("brevo rate limit on %s /%s: waiting %.1f s", method, path, wait)
                 self._sleep(wait)
                 continue

@@ -9,9 +9,11 @@ class CampaignsConfig(AppConfig):
         from anymail.signals import tracking
 
         from accounts.services import erasure_listener_register, opt_out_listener_register
+        from brevo import on_trouble
         from campaigns.criteria import ENGAGEMENT_CRITERIA
         from campaigns.models import Campaign
         from campaigns.services.erasure import person_erase_campaign_data
+        from campaigns.services.incidents import brevo_trouble_received
         from campaigns.services.segment_usage import segment_campaigns_blocking, segment_campaigns_release
         from campaigns.services.unsubscribe import opt_out_record
         from campaigns.webhooks import tracking_received
@@ -28,5 +30,7 @@ class CampaignsConfig(AppConfig):
         segment_dependents_register(
             SegmentDependents(model=Campaign, release=segment_campaigns_release, blockers=segment_campaigns_blocking)
         )
+        # brevo reports refused and rate-limited requests; the dashboard shows the latest of each.
+        on_trouble(brevo_trouble_received)
         # Segments built from what campaigns learned: criteria the engine runs without importing us.
         criteria_provider_register(ENGAGEMENT_CRITERIA)

@@ -274,3 +274,23 @@ class CampaignReport(models.Model):
 
     def __str__(self) -> str:
         return f"Report of campaign {self.campaign_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class BrevoIncident(models.Model):
+    """Brevo's latest trouble of each kind, for the dashboard: the last error and the last rate
+    limit (429), wherever they happened (sending, list syncs). One row per kind, overwritten;
+    `brevo.answers` reports them and `campaigns.services.incidents` records them."""
+
+    class Kind(models.TextChoices):
+        ERROR = "ERROR", "Error"
+        RATE_LIMITED = "RATE_LIMITED", "Rate limited (429)"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, unique=True)
+    occurred_at = models.DateTimeField()
+    status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Brevo's HTTP status; empty: no answer.")
+    where = models.CharField(max_length=200, help_text="The request, e.g. POST /smtp/email.")
+    detail = models.TextField(blank=True)
+    count = models.PositiveIntegerField(default=1, help_text="Occurrences since the first one recorded.")
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}: {self.where}"

@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 
 from campaigns.models import Campaign
+from campaigns.reporting import dashboard
 from campaigns.reporting.charts import report_charts
 from campaigns.services.reports import campaign_report_current
 
@@ -21,3 +22,9 @@ def campaign_charts(campaign: Campaign) -> dict[str, Any] | None:
         return None
     report = campaign_report_current(campaign=campaign)
     return report_charts(report) if report is not None else None
+
+
+@register.simple_tag
+def staff_dashboard(user: Any) -> dict[str, Any]:
+    """`{% staff_dashboard request.user as dashboard %}`: the sections `user` may see."""
+    return dashboard.staff_dashboard(user=user)
