@@ -31,6 +31,10 @@ class Chart:
     kind: str = "line"
     horizontal: bool = False
     note: str = ""
+    # How the summary read to screen readers speaks: "total" sums each series (events over
+    # time), "latest" gives each series' last value (levels such as audience sizes), "values"
+    # names every label with its values (a funnel, a breakdown).
+    summary_kind: str = "total"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,11 +59,22 @@ class Chart:
         return [[label, *(s.data[index] for s in self.series)] for index, label in enumerate(self.labels)]
 
     def summary(self) -> str:
-        """A sentence a screen reader can give for the canvas: totals of each count series."""
-        parts = []
-        for s in self.series:
-            values = [value for value in s.data if value is not None]
-            if s.axis == "count" and values:
-                parts.append(f"{s.label}: {sum(values):,} in total")
-        span = f" from {self.labels[0]} to {self.labels[-1]}" if self.labels else ""
-        return f"{self.title}{span}. " + "; ".join(parts) + ("." if parts else "No data yet.")
+        """A sentence a screen reader can give for the canvas."""
+        span = f" from {self.labels[0]} to {self.labels[-1]}" if self.labels and self.summary_kind != "values" else ""
+        if self.summary_kind == "values":
+            parts = [
+                f"{label}: "
+                + ", ".join(f"{s.label.lower()} {s.data[index]:,}" for s in self.series if s.data[index] is not None)
+                for index, label in enumerate(self.labels)
+            ]
+        else:
+            parts = []
+            for s in self.series:
+                values = [value for value in s.data if value is not None]
+                if s.axis != "count" or not values:
+                    continue
+                if self.summary_kind == "latest":
+                    parts.append(f"{s.label}: {values[-1]:,} at the end")
+                else:
+                    parts.append(f"{s.label}: {sum(values):,} in total")
+        return f"{self.title}{span}. " + ("; ".join(parts) + "." if parts else "No data yet.")

@@ -317,6 +317,7 @@ def segment_size_history(*, segment: Segment, days: int = SIZE_HISTORY_DAYS, tod
             Series("reachable", "Reachable", [snapshots[day].reachable if day in snapshots else None for day in span]),
         ],
         note="One snapshot a day (site time zone); days without one are gaps.",
+        summary_kind="latest",
     )
 
 

@@ -25,7 +25,7 @@ def _over_time(report: CampaignReport, *, bucket: str) -> Chart:
     rows = timeline["buckets"]
     hourly = bucket == "hour"
     return Chart(
-        id=f"campaign-{report.campaign_id}-{bucket}ly",
+        id=f"campaign-{report.campaign_id}-{'hourly' if hourly else 'daily'}",
         title=f"First {HOURLY_HOURS} hours, per hour" if hourly else "Per day since sending began",
         labels=[entry["name"] for entry in rows],
         series=[Series(name, SERIES_LABELS[name], [entry[name] for entry in rows]) for name in SERIES],
@@ -49,6 +49,7 @@ def report_charts(report: CampaignReport) -> dict[str, Any]:
             series=[Series("recipients", "Recipients", [totals[key] for key, _ in FUNNEL_STEPS])],
             kind="bar",
             horizontal=True,
+            summary_kind="values",
         ),
         "domains": Chart(
             id=f"campaign-{report.campaign_id}-domains",
@@ -66,6 +67,7 @@ def report_charts(report: CampaignReport) -> dict[str, Any]:
             ],
             kind="stacked",
             horizontal=True,
+            summary_kind="values",
         ),
         "links": Chart(
             id=f"campaign-{report.campaign_id}-links",
@@ -77,5 +79,6 @@ def report_charts(report: CampaignReport) -> dict[str, Any]:
             ],
             kind="bar",
             horizontal=True,
+            summary_kind="values",
         ),
     }

@@ -170,6 +170,7 @@ def _audience(first_month: date, months: list[date]) -> dict[str, Any]:
         ],
         kind="line",
         note="From the daily snapshots: the last one of each month.",
+        summary_kind="latest",
     )
     return {
         "numbers": numbers,
