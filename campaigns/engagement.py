@@ -16,6 +16,7 @@ every criterion.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from segments.models import Segment
+from segments.models import Membership, Segment
+from segments.selectors import Criteria, matching_users, membership_filter, reachable_users
 
 # Campaigns a criterion may name: any that began sending. Drafts and scheduled ones have no
 # recipients yet, so a criterion naming them could only ever match nobody (or everybody).
@@ -138,3 +140,48 @@ def _engaged_with_received_since(since: datetime) -> QuerySet[CampaignRecipient]
     rows of that campaign counts, after an address change and a resend)."""
     received_campaigns = _received_since(since).filter(user_id=OuterRef(OuterRef("pk"))).values("campaign_id")
     return _ledger().filter(OPENED, user_id=OuterRef("pk"), campaign_id__in=received_campaigns)
+
+
+# --- Follow-ups: a campaign's recipients by what they did with it ------------------------------
+
+# Audience -> (the criterion naming the campaign, how the audience reads in names).
+FOLLOW_UP_AUDIENCES = {
+    "not_opened": ("not_opened_campaigns", "did not open"),
+    "not_clicked": ("not_clicked_campaigns", "did not click"),
+    "opened": ("opened_campaigns", "opened"),
+    "clicked": ("clicked_campaigns", "clicked"),
+}
+
+
+def follow_up_criteria(*, campaign: Campaign, audience: str) -> Criteria:
+    """The criteria of a follow-up to `campaign`: its segment's criteria (its preset as the
+    membership when the segment sets none) and the engagement criterion of `audience` naming it.
+
+    Within a criterion a list means "any of", so a criterion the segment already uses cannot be
+    added again with "and". The campaign's recipients were drawn from that segment, so:
+    "opened / clicked one of these" held for each of them and still does (an open is never
+    undone): the follow-up's own campaign replaces the list. "Received none opened / clicked"
+    can stop holding, so the campaign joins the list and "received this campaign" keeps the
+    audience to its recipients (each of whom received one of the listed ones, which stays true).
+    """
+    base = Criteria.of(campaign.segment) if campaign.segment is not None else Criteria()
+    membership = base.membership if base.membership != Membership.ALL else campaign.target_segment
+    field = FOLLOW_UP_AUDIENCES[audience][0]
+    extra = dict(base.extra)
+    if field in extra and CAMPAIGN_CRITERIA[field][1] is not None:
+        extra[field] = sorted({*extra[field], campaign.pk})
+        extra["received_campaigns"] = [campaign.pk]
+    else:
+        extra[field] = [campaign.pk]
+    return replace(base, membership=membership, extra=extra)
+
+
+def follow_up_sizes(*, campaign: Campaign) -> dict[str, int]:
+    """How many people each follow-up would reach now: its criteria, the campaign's preset, reachable."""
+    preset = User.objects.filter(membership_filter(campaign.target_segment))
+    return {
+        audience: reachable_users(
+            matching_users(follow_up_criteria(campaign=campaign, audience=audience), base=preset)
+        ).count()
+        for audience in FOLLOW_UP_AUDIENCES
+    }

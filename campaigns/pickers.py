@@ -30,7 +30,10 @@ class SentCampaignsWidget(AutocompleteSelectMultiple):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         # The field is only read for data attributes the search ignores; the primary key will do.
-        super().__init__(Campaign._meta.pk, admin.site, attrs=attrs)
+        # select2 takes its width from the style: wide enough for a name and its date.
+        super().__init__(
+            Campaign._meta.pk, admin.site, attrs={"style": "width: 36em; max-width: 100%", **(attrs or {})}
+        )
 
     def get_url(self) -> str:
         return reverse("admin:campaigns_campaign_sent_search")

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
+from campaigns.engagement import FOLLOW_UP_AUDIENCES
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.selectors import campaign_rates
 from campaigns.services.lifecycle import EDITABLE_FIELDS
@@ -80,6 +81,16 @@ class CampaignDetailSerializer(CampaignSerializer):
 class CampaignSendSerializer(serializers.Serializer[Any]):
     scheduled_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Send at this time (ISO 8601, in the future); omit to send now."
+    )
+
+
+class CampaignFollowUpSerializer(serializers.Serializer[Any]):
+    audience = serializers.ChoiceField(
+        choices=[(name, label) for name, (_, label) in FOLLOW_UP_AUDIENCES.items()],
+        help_text="Who the follow-up reaches among the campaign's recipients (human opens only; a click is an open).",
+    )
+    subject = serializers.CharField(
+        required=False, max_length=255, help_text="The draft's subject; the campaign's own when not given."
     )
 
 

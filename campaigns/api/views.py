@@ -22,6 +22,7 @@ from campaigns.api.filters import CampaignFilter, RecipientFilter
 from campaigns.api.serializers import (
     CampaignAudienceSerializer,
     CampaignDetailSerializer,
+    CampaignFollowUpSerializer,
     CampaignInputSerializer,
     CampaignPreviewQuerySerializer,
     CampaignPreviewSerializer,
@@ -57,6 +58,10 @@ _FIELD_ERRORS = _error("Invalid input: `{field: [message, ...]}` naming every ba
 _CONFLICT = _error("The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status.")
 _UPSTREAM = _error("Brevo refused (502) or could not be reached (503): `{detail, code}`.")
 _NOT_FOUND = _error("No such campaign.")
+_BREVO = {
+    502: _error("Brevo refused to create the segment's list: nothing saved."),
+    503: _error("Brevo could not be reached to create the segment's list: nothing saved."),
+}
 _ACCESS = {
     401: _error("No or invalid credentials (JWT bearer or session)."),
     403: _error("Only the ADMIN role manages campaigns."),
@@ -180,6 +185,23 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         assert isinstance(request.user, User)
         copy = services.campaign_duplicate(campaign=self.get_object(), by=request.user)
         return self._detail(copy, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Follow up: a saved segment of who did (not) open or click, and a draft aimed at it",
+        description="On a SENT, PAUSED or CANCELLED campaign, one transaction creates a saved segment "
+        "(the engagement criterion naming this campaign, with its preset and its segment's criteria) and "
+        "a DRAFT copying its content and sender, aimed at that segment. Answers 201 with the draft.",
+        request=CampaignFollowUpSerializer,
+        responses={201: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE, **_BREVO},
+    )
+    @action(detail=True, methods=["post"], url_path="follow-up")
+    def follow_up(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignFollowUpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        draft = services.campaign_follow_up(campaign=campaign, by=request.user, **serializer.validated_data)
+        return self._detail(draft, status_code=status.HTTP_201_CREATED)
 
     def _transition(self, service: Any) -> Response:
         return self._detail(service(campaign=self.get_object()))

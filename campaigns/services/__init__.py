@@ -1,5 +1,6 @@
 """Every write to campaigns, one module per concern, re-exported here."""
 
+from campaigns.services.follow_ups import campaign_follow_up
 from campaigns.services.lifecycle import (
     campaign_cancel,
     campaign_create,
@@ -40,6 +41,7 @@ __all__ = [
     "campaign_duplicate",
     "campaign_fail",
     "campaign_finish_if_done",
+    "campaign_follow_up",
     "campaign_pause",
     "campaign_resend",
     "campaign_resume",

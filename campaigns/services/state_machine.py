@@ -46,6 +46,9 @@ TRANSITIONS: dict[str, Transition] = {
     "resume": Transition((PAUSED,), SENDING),
     "cancel": Transition((SENDING, PAUSED), CampaignStatus.CANCELLED),
     "duplicate": Transition(tuple(CampaignStatus)),
+    # A new draft for those who did (not) open or click: once the campaign has recipients and
+    # stopped sending.
+    "follow_up": Transition((CampaignStatus.SENT, PAUSED, CampaignStatus.CANCELLED)),
     # The pipeline's own.
     "start_when_due": Transition((SCHEDULED,), SENDING),
     # A scheduled campaign whose audience is empty when it becomes due.

@@ -74,13 +74,6 @@ def test_a_campaign_aimed_at_an_engagement_segment_freezes_exactly_that_audience
     assert sorted(follow_up.recipients.values_list("email", flat=True)) == ["bob@example.com", "cy@example.com"]
 
 
-@pytest.fixture
-def fast_brevo(brevo: Any, settings: Any) -> Any:
-    settings.BREVO_RETRY_BASE_DELAY = 0.001
-    settings.BREVO_PROCESS_POLL_DELAY = 0
-    return brevo
-
-
 def test_the_brevo_list_follows_the_audience_as_events_arrive(client, october, admin_user, fast_brevo):
     campaign, _, rows = october
     segment = segment_create(
