@@ -109,6 +109,14 @@ def brevo(fake_brevo_server: FakeBrevo, settings: Any) -> FakeBrevo:
     return fake_brevo_server
 
 
+@pytest.fixture
+def fast_brevo(brevo: FakeBrevo, settings: Any) -> FakeBrevo:
+    """The fake Brevo with the contacts client's back-off and the process polling shrunk to nothing."""
+    settings.BREVO_RETRY_BASE_DELAY = 0.001
+    settings.BREVO_PROCESS_POLL_DELAY = 0
+    return brevo
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if connection.vendor == "postgresql":
         return

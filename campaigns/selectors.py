@@ -28,6 +28,7 @@ from campaigns.models import (
     TrackingEvent,
 )
 from core.errors import InvalidInputError
+from core.months import month_start, months_back, months_ending
 from segments.models import Membership
 from segments.selectors import Criteria, matching_users, membership_filter, reachable_users
 
@@ -219,20 +220,11 @@ OVERVIEW_MONTHS = 12
 OVERVIEW_MAX_MONTHS = 36
 
 
-def _month_start(moment: datetime) -> datetime:
-    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _months_back(month: datetime, count: int) -> datetime:
-    index = month.year * 12 + month.month - 1 - count
-    return month.replace(year=index // 12, month=index % 12 + 1)
-
-
 def campaigns_overview(*, months: int = OVERVIEW_MONTHS, now: datetime | None = None) -> dict[str, Any]:
     """Totals and a zero-filled month-by-month series over campaigns that started sending in the
     last `months` months (this one included), counted on their ledgers in the database."""
-    this_month = _month_start(timezone.localtime(now or timezone.now()))
-    first_month = _months_back(this_month, months - 1)
+    this_month = month_start(timezone.localtime(now or timezone.now()))
+    first_month = months_back(this_month, months - 1)
     counts = {
         "sent": Count("id", filter=Q(status=RecipientStatus.SENT)),
         **{key: Count("id", filter=condition) for key, condition in TRACKING_COUNTS.items()},
@@ -257,8 +249,7 @@ def campaigns_overview(*, months: int = OVERVIEW_MONTHS, now: datetime | None = 
     }
     empty = {"recipients": 0, **dict.fromkeys(counts, 0)}
     series: list[dict[str, Any]] = []
-    for back in range(months - 1, -1, -1):
-        month = _months_back(this_month, back).date()
+    for month in months_ending(this_month, months):
         month_counts = {**empty, **by_month.get(month, {})}
         series.append({"month": month, "campaigns": campaigns_by_month.get(month, 0), **month_counts})
     totals: dict[str, int] = {key: sum(entry[key] for entry in series) for key in ("campaigns", *empty)}

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Property, Suppression, User
 from core.charts import Chart, Series
+from core.months import month_start, months_back, months_ending
 from segments.criteria_providers import extra_criteria_filter
 from segments.models import ExportStatus, Membership, Segment, SegmentExport, SegmentSnapshot
 
@@ -244,19 +245,10 @@ def segment_exports(segment: Segment) -> QuerySet[SegmentExport]:
 STATS_MONTHS = 12
 
 
-def _month_start(moment: datetime) -> datetime:
-    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _months_back(month: datetime, count: int) -> datetime:
-    index = month.year * 12 + month.month - 1 - count
-    return month.replace(year=index // 12, month=index % 12 + 1)
-
-
 def segment_stats(*, now: datetime | None = None) -> dict[str, object]:
     """Totals and a zero-filled month-by-month history, aggregated in the database (4 queries)."""
-    this_month = _month_start(timezone.localtime(now or timezone.now()))
-    first_month = _months_back(this_month, STATS_MONTHS - 1)
+    this_month = month_start(timezone.localtime(now or timezone.now()))
+    first_month = months_back(this_month, STATS_MONTHS - 1)
     segments = Segment.objects.aggregate(
         total=Count("pk"), this_month=Count("pk", filter=Q(created_at__gte=this_month))
     )
@@ -268,7 +260,7 @@ def segment_stats(*, now: datetime | None = None) -> dict[str, object]:
     )
     segments_by_month = _count_by_month(Segment.objects.filter(created_at__gte=first_month))
     exports_by_month = _count_by_month(SegmentExport.objects.filter(created_at__gte=first_month))
-    months = [_months_back(this_month, back).date() for back in range(STATS_MONTHS - 1, -1, -1)]
+    months = months_ending(this_month, STATS_MONTHS)
     return {
         "total_segments": segments["total"],
         "segments_this_month": segments["this_month"],

@@ -6,14 +6,14 @@ from dataclasses import asdict
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import CanManageCampaigns
+from campaigns.api.schema import ONE
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.reporting.progress import RATE_WINDOW_SECONDS, campaign_progress
 
@@ -49,17 +49,6 @@ class CampaignProgressSerializer(serializers.Serializer[dict[str, Any]]):
     measured_at = serializers.DateTimeField()
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=OpenApiTypes.OBJECT, description=description)
-
-
-ACCESS_ERRORS = {
-    401: _error("No or invalid credentials (JWT bearer or session)."),
-    403: _error("Only the ADMIN role manages campaigns."),
-    404: _error("No such campaign."),
-}
-
-
 class CampaignProgressView(APIView):
     permission_classes = (CanManageCampaigns,)
 
@@ -70,7 +59,7 @@ class CampaignProgressView(APIView):
             "Accepted / total, failures, the current rate and an estimated time left, from the "
             "campaign row and one indexed count of the ledger's rare statuses."
         ),
-        responses={200: CampaignProgressSerializer, **ACCESS_ERRORS},
+        responses={200: CampaignProgressSerializer, **ONE},
         tags=["campaigns"],
     )
     def get(self, request: Request, pk: int) -> Response:

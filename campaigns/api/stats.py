@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import CanManageCampaigns
+from campaigns.api.schema import ACCESS
 from campaigns.models import CampaignStatus
 from campaigns.selectors import OVERVIEW_MAX_MONTHS, OVERVIEW_MONTHS, campaigns_overview
+from core.openapi import error_response
 
 
 def _rate_field(note: str = "") -> serializers.FloatField:
@@ -80,10 +81,6 @@ class CampaignsOverviewQuerySerializer(serializers.Serializer[dict[str, Any]]):
     months = serializers.IntegerField(min_value=1, max_value=OVERVIEW_MAX_MONTHS, default=OVERVIEW_MONTHS)
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=OpenApiTypes.OBJECT, description=description)
-
-
 class CampaignsStatsView(APIView):
     permission_classes = (CanManageCampaigns,)
 
@@ -103,9 +100,8 @@ class CampaignsStatsView(APIView):
         ],
         responses={
             200: CampaignsOverviewSerializer,
-            400: _error("Invalid `months`: `{months: [message]}`."),
-            401: _error("No or invalid credentials (JWT bearer or session)."),
-            403: _error("Only the ADMIN role manages campaigns."),
+            400: error_response("Invalid `months`: `{months: [message]}`."),
+            **ACCESS,
         },
         tags=["campaigns"],
     )

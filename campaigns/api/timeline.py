@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import CanManageCampaigns
-from campaigns.api.progress import ACCESS_ERRORS
+from campaigns.api.schema import ONE
 from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
 from campaigns.models import Campaign
 from campaigns.reporting.timeline import (
@@ -27,6 +26,7 @@ from campaigns.reporting.timeline import (
 )
 from campaigns.services.reports import campaign_report_current
 from core.errors import StateConflictError
+from core.openapi import error_response
 
 
 class TimelineBucketSerializer(serializers.Serializer[dict[str, Any]]):
@@ -79,10 +79,6 @@ class TimelineQuerySerializer(serializers.Serializer[dict[str, Any]]):
     bucket = serializers.ChoiceField(choices=BUCKETS, required=False)
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=OpenApiTypes.OBJECT, description=description)
-
-
 class CampaignTimelineView(APIView):
     permission_classes = (CanManageCampaigns,)
 
@@ -105,9 +101,11 @@ class CampaignTimelineView(APIView):
         ],
         responses={
             200: CampaignTimelineSerializer,
-            400: _error("Invalid `bucket`: `{bucket: [message]}`."),
-            409: _error("The campaign has not started sending, so it has no results: `{detail, code, status}`."),
-            **ACCESS_ERRORS,
+            400: error_response("Invalid `bucket`: `{bucket: [message]}`."),
+            409: error_response(
+                "The campaign has not started sending, so it has no results: `{detail, code, status}`."
+            ),
+            **ONE,
         },
         tags=["campaigns"],
     )

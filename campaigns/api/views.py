@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -19,6 +18,7 @@ from accounts.api.permissions import CanManageCampaigns
 from accounts.models import User
 from campaigns import selectors, services
 from campaigns.api.filters import CampaignFilter, RecipientFilter
+from campaigns.api.schema import ACCESS, ONE
 from campaigns.api.serializers import (
     CampaignAudienceSerializer,
     CampaignDetailSerializer,
@@ -33,12 +33,8 @@ from campaigns.api.serializers import (
     CampaignTestSendSerializer,
 )
 from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
-
-
-class CampaignPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+from core.openapi import FIELD_ERRORS, error_response
+from core.pagination import ListPagination
 
 
 class RecipientPagination(CursorPagination):
@@ -50,60 +46,51 @@ class RecipientPagination(CursorPagination):
     ordering = "id"
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=OpenApiTypes.OBJECT, description=description)
-
-
-_FIELD_ERRORS = _error("Invalid input: `{field: [message, ...]}` naming every bad field.")
-_CONFLICT = _error("The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status.")
-_UPSTREAM = _error("Brevo refused (502) or could not be reached (503): `{detail, code}`.")
-_NOT_FOUND = _error("No such campaign.")
+_CONFLICT = error_response(
+    "The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status."
+)
+_UPSTREAM = error_response("Brevo refused (502) or could not be reached (503): `{detail, code}`.")
 _BREVO = {
-    502: _error("Brevo refused to create the segment's list: nothing saved."),
-    503: _error("Brevo could not be reached to create the segment's list: nothing saved."),
+    502: error_response("Brevo refused to create the segment's list: nothing saved."),
+    503: error_response("Brevo could not be reached to create the segment's list: nothing saved."),
 }
-_ACCESS = {
-    401: _error("No or invalid credentials (JWT bearer or session)."),
-    403: _error("Only the ADMIN role manages campaigns."),
-}
-_ONE = {404: _NOT_FOUND, **_ACCESS}
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True), **_ACCESS}),
+    list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True), **ACCESS}),
     retrieve=extend_schema(
-        summary="One campaign with its ledger counts", responses={200: CampaignDetailSerializer, **_ONE}
+        summary="One campaign with its ledger counts", responses={200: CampaignDetailSerializer, **ONE}
     ),
     create=extend_schema(
         summary="Create a draft",
         request=CampaignInputSerializer,
-        responses={201: CampaignDetailSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+        responses={201: CampaignDetailSerializer, 400: FIELD_ERRORS, **ACCESS},
     ),
     update=extend_schema(
         summary="Replace a draft",
         request=CampaignInputSerializer,
-        responses={200: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE},
+        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE},
     ),
     partial_update=extend_schema(
         summary="Edit a draft",
         request=CampaignInputSerializer,
-        responses={200: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE},
+        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE},
     ),
     destroy=extend_schema(
         summary="Delete a draft",
         responses={
             204: None,
-            409: _error(
+            409: error_response(
                 "Not a draft (`status` names it), or segments' engagement criteria name the campaign "
                 "(`segments` lists their ids): `{detail, code: state_conflict, ...}`."
             ),
-            **_ONE,
+            **ONE,
         },
     ),
 )
 class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     permission_classes = (CanManageCampaigns,)
-    pagination_class = CampaignPagination
+    pagination_class = ListPagination
     filterset_class = CampaignFilter
     search_fields = ("name", "subject")
     ordering_fields = ("id", "name", "subject", "status", "created_at", "updated_at", "scheduled_at", "sent_at")
@@ -160,9 +147,9 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         responses={
             200: CampaignDetailSerializer,
             202: CampaignDetailSerializer,
-            400: _FIELD_ERRORS,
+            400: FIELD_ERRORS,
             409: _CONFLICT,
-            **_ONE,
+            **ONE,
         },
     )
     @action(detail=True, methods=["post"])
@@ -178,7 +165,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Copy into a new draft (content, sender and audience; never schedule, recipients or results)",
         request=None,
-        responses={201: CampaignDetailSerializer, 400: _FIELD_ERRORS, **_ONE},
+        responses={201: CampaignDetailSerializer, 400: FIELD_ERRORS, **ONE},
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
@@ -192,7 +179,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         "(the engagement criterion naming this campaign, with its preset and its segment's criteria) and "
         "a DRAFT copying its content and sender, aimed at that segment. Answers 201 with the draft.",
         request=CampaignFollowUpSerializer,
-        responses={201: CampaignDetailSerializer, 400: _FIELD_ERRORS, 409: _CONFLICT, **_ONE, **_BREVO},
+        responses={201: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE, **_BREVO},
     )
     @action(detail=True, methods=["post"], url_path="follow-up")
     def follow_up(self, request: Request, pk: str | None = None) -> Response:
@@ -209,7 +196,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Back to draft (SCHEDULED only)",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
     )
     @action(detail=True, methods=["post"])
     def unschedule(self, request: Request, pk: str | None = None) -> Response:
@@ -218,7 +205,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Pause sending (SENDING only)",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
@@ -227,7 +214,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Resume sending (PAUSED only)",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
@@ -236,7 +223,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Cancel (SENDING or PAUSED): pending recipients are not sent",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **_ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
@@ -245,7 +232,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Send a test to up to 10 addresses now (subject marked [TEST], not in the ledger)",
         request=CampaignTestSendSerializer,
-        responses={200: CampaignTestSendResultSerializer, 400: _FIELD_ERRORS, 502: _UPSTREAM, 503: _UPSTREAM, **_ONE},
+        responses={200: CampaignTestSendResultSerializer, 400: FIELD_ERRORS, 502: _UPSTREAM, 503: _UPSTREAM, **ONE},
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
@@ -261,7 +248,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Subject, HTML and text as a user would get them",
         parameters=[CampaignPreviewQuerySerializer],
-        responses={200: CampaignPreviewSerializer, 400: _FIELD_ERRORS, **_ONE},
+        responses={200: CampaignPreviewSerializer, 400: FIELD_ERRORS, **ONE},
     )
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str | None = None) -> Response:
@@ -272,7 +259,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         return Response({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
 
     @extend_schema(
-        summary="How many users the campaign would reach now", responses={200: CampaignAudienceSerializer, **_ONE}
+        summary="How many users the campaign would reach now", responses={200: CampaignAudienceSerializer, **ONE}
     )
     @action(detail=True, methods=["get"])
     def audience(self, request: Request, pk: str | None = None) -> Response:
@@ -285,7 +272,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
             OpenApiParameter("status", str, enum=RecipientStatus.values, description="Only this status."),
             OpenApiParameter("cursor", str, description="The `next` / `previous` link's cursor."),
         ],
-        responses={200: CampaignRecipientSerializer(many=True), 400: _FIELD_ERRORS, **_ONE},
+        responses={200: CampaignRecipientSerializer(many=True), 400: FIELD_ERRORS, **ONE},
     )
     @action(detail=True, methods=["get"])
     def recipients(self, request: Request, pk: str | None = None) -> Response:

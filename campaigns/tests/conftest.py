@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -40,11 +39,3 @@ def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait milliseconds instead of seconds; the waiting itself is not under test."""
     monkeypatch.setattr(delivery, "RETRY_BACKOFF_SECONDS", 0.001)
     monkeypatch.setattr(delivery, "RETRY_BACKOFF_MAX_SECONDS", 0.01)
-
-
-@pytest.fixture
-def fast_brevo(brevo: Any, settings: Any) -> Any:
-    """The fake Brevo with the contacts client's back-off and the import polling shrunk to nothing."""
-    settings.BREVO_RETRY_BASE_DELAY = 0.001
-    settings.BREVO_PROCESS_POLL_DELAY = 0
-    return brevo

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from accounts.api.permissions import CanManageSegments
 from core.errors import InvalidInputError
+from core.openapi import FIELD_ERRORS, UNAUTHENTICATED, error_response
+from core.pagination import ListPagination
 from segments import services
 from segments.api.filters import SegmentFilter
 from segments.api.serializers import (
@@ -40,31 +40,13 @@ from segments.selectors import (
     segment_stats,
 )
 
-
-class SegmentPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-_FIELD_ERRORS = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [message, ...]}` naming every bad field."
-)
-_UNAUTHENTICATED = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="No or invalid credentials (JWT bearer or session)."
-)
-_FORBIDDEN = OpenApiResponse(response=OpenApiTypes.OBJECT, description="Only ADMIN and MANAGER roles may do this.")
-_NOT_FOUND = OpenApiResponse(response=OpenApiTypes.OBJECT, description="No such segment.")
-_ACCESS = {401: _UNAUTHENTICATED, 403: _FORBIDDEN}
+_NOT_FOUND = error_response("No such segment.")
+_ACCESS = {401: UNAUTHENTICATED, 403: error_response("Only ADMIN and MANAGER roles may do this.")}
 _BREVO = {
-    502: OpenApiResponse(
-        response=OpenApiTypes.OBJECT,
-        description="Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved.",
+    502: error_response(
+        "Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved."
     ),
-    503: OpenApiResponse(
-        response=OpenApiTypes.OBJECT,
-        description="Brevo could not be reached (or is not configured, for a sync); nothing saved.",
-    ),
+    503: error_response("Brevo could not be reached (or is not configured, for a sync); nothing saved."),
 }
 _PAGE_PARAMETER = OpenApiParameter(
     "page",
@@ -83,7 +65,7 @@ _PAGE_PARAMETER = OpenApiParameter(
 class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     permission_classes = (CanManageSegments,)
     serializer_class = SegmentSerializer
-    pagination_class = SegmentPagination
+    pagination_class = ListPagination
     filterset_class = SegmentFilter
     search_fields = ("name", "description")
     ordering_fields = ("id", "name", "created_at", "updated_at", "matching_count", "reachable_count")
@@ -101,7 +83,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Create a segment",
         request=SegmentInputSerializer,
-        responses={201: SegmentSerializer, 400: _FIELD_ERRORS, **_ACCESS, **_BREVO},
+        responses={201: SegmentSerializer, 400: FIELD_ERRORS, **_ACCESS, **_BREVO},
     )
     def create(self, request: Request) -> Response:
         serializer = SegmentInputSerializer(data=request.data)
@@ -117,7 +99,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Replace a segment (criteria not sent are cleared)",
         request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
+        responses={200: SegmentSerializer, 400: FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
     )
     def update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=False)
@@ -125,7 +107,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Change some of a segment's fields (criteria not sent are kept)",
         request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
+        responses={200: SegmentSerializer, 400: FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=True)
@@ -152,10 +134,8 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         responses={
             204: None,
             404: _NOT_FOUND,
-            409: OpenApiResponse(
-                response=OpenApiTypes.OBJECT,
-                description="A draft, scheduled, sending or paused campaign uses the segment; "
-                "`campaigns` lists their ids.",
+            409: error_response(
+                "A draft, scheduled, sending or paused campaign uses the segment; `campaigns` lists their ids."
             ),
             **_ACCESS,
             **_BREVO,
@@ -190,7 +170,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         description="Pages are keyset pages in user id order, so every page, the last included, costs "
         "the same. Counts are recounted when the first page is opened; later pages reuse those counts.",
         parameters=[_PAGE_PARAMETER],
-        responses={200: PreviewSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+        responses={200: PreviewSerializer, 400: FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
     )
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str | None = None) -> Response:
@@ -205,7 +185,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         summary="Preview unsaved criteria: live counts and a page of matching users",
         request=CriteriaSerializer,
         parameters=[_PAGE_PARAMETER],
-        responses={200: PreviewSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+        responses={200: PreviewSerializer, 400: FIELD_ERRORS, **_ACCESS},
     )
     @action(detail=False, methods=["post"], url_path="preview")
     def preview_criteria(self, request: Request) -> Response:
@@ -228,7 +208,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def exports(self, request: Request, pk: str | None = None) -> Response:
-        paginator = SegmentPagination()
+        paginator = ListPagination()
         page = paginator.paginate_queryset(segment_exports(self.get_object()), request, view=self)
         return paginator.get_paginated_response(SegmentExportSerializer(page, many=True).data)
 
@@ -240,7 +220,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         request=SegmentSyncInputSerializer,
         responses={
             202: SegmentExportSerializer,
-            400: _FIELD_ERRORS,
+            400: FIELD_ERRORS,
             404: _NOT_FOUND,
             409: SegmentSyncConflictSerializer,
             503: _BREVO[503],

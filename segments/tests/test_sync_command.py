@@ -17,13 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fast_brevo(brevo: Any, settings: Any) -> Any:
-    settings.BREVO_RETRY_BASE_DELAY = 0.001
-    settings.BREVO_PROCESS_POLL_DELAY = 0
-    return brevo
-
-
-@pytest.fixture
 def spain() -> Segment:
     return Segment.objects.create(name="Spain", countries=["ES"])
 
