@@ -6,22 +6,18 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
 
     def ready(self) -> None:
-        from anymail.signals import tracking
-
         from accounts.services import erasure_listener_register, opt_out_listener_register
         from brevo import on_trouble
+        from campaigns import webhooks  # noqa: F401  registers the webhook secret's deploy check
         from campaigns.criteria import ENGAGEMENT_CRITERIA
         from campaigns.models import Campaign
         from campaigns.services.erasure import person_erase_campaign_data
         from campaigns.services.incidents import brevo_trouble_received
         from campaigns.services.segment_usage import segment_campaigns_blocking, segment_campaigns_release
         from campaigns.services.unsubscribe import opt_out_record
-        from campaigns.webhooks import tracking_received
         from segments.criteria_providers import criteria_provider_register
         from segments.dependents import SegmentDependents, segment_dependents_register
 
-        # Anymail's signal is the library's one door in; the receiver stores and schedules.
-        tracking.connect(tracking_received, dispatch_uid="campaigns.tracking_received")
         # accounts writes opt-outs without importing campaigns; campaigns records its side here.
         opt_out_listener_register(opt_out_record)
         # Erasing a person: campaigns scrubs its ledger rows and events before the user goes.

@@ -1,9 +1,10 @@
-from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from campaigns.webhooks import BrevoTrackingWebhook
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("auth/", include("accounts.api.urls")),
@@ -23,7 +24,8 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    # Only Brevo's tracking webhook: the other ESPs' and inbound views Anymail ships stay unrouted.
-    path("anymail/brevo/tracking/", BrevoTrackingWebhookView.as_view(), name="brevo_tracking_webhook"),
+    # Brevo's tracking webhook (single and batched events) at the path Anymail's own view used, so
+    # webhooks configured in Brevo keep working; no other Anymail view is routed.
+    path("anymail/brevo/tracking/", BrevoTrackingWebhook.as_view(), name="brevo_tracking_webhook"),
     path("", include("campaigns.urls")),
 ]

@@ -26,12 +26,12 @@ from campaigns.services.sending import (
     ledger_insert_audience,
 )
 from campaigns.services.tracking import (
-    tracking_event_store,
     tracking_events_process,
     tracking_events_process_pending,
     tracking_events_reprocess,
     tracking_events_retry,
 )
+from campaigns.services.tracking_intake import tracking_events_store
 from campaigns.services.unsubscribe import ledger_drop_unreachable, opt_out_record
 
 __all__ = [
@@ -58,9 +58,9 @@ __all__ = [
     "ledger_drop_unreachable",
     "ledger_insert_audience",
     "opt_out_record",
-    "tracking_event_store",
     "tracking_events_process",
     "tracking_events_process_pending",
     "tracking_events_reprocess",
     "tracking_events_retry",
+    "tracking_events_store",
 ]

@@ -1,8 +1,6 @@
-"""Brevo's tracking events: store each one first, then apply it to the ledger and suppressions.
+"""Brevo's tracking events, once stored (`campaigns.services.tracking_intake`): applied to the
+ledger and the suppressions.
 
-Brevo drops an event when our endpoint answers 5xx and retries only a few times, so the
-webhook path does as little as possible: one `INSERT ... ON CONFLICT DO NOTHING` keyed by a
-digest of the event (a repeat delivery is a no-op) and a pointer to the processing job.
 Processing runs in batches: it locks a batch of stored events (SKIP LOCKED, so workers share
 the queue), matches them to ledger rows by message id, and writes the results with a handful
 of bulk statements. If a batch fails, each of its events is retried alone in a savepoint, so
@@ -14,9 +12,6 @@ Reference: https://developers.brevo.com/docs/transactional-webhooks and Anymail'
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Field, Model, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
@@ -86,105 +81,6 @@ _LEDGER_FIELDS = (
     "click_count",
     "last_engaged_at",
 )
-
-
-@dataclass(frozen=True)
-class IncomingEvent:
-    """What the webhook hands over: Anymail's normalised fields plus Brevo's raw payload."""
-
-    event_type: str
-    message_id: str | None
-    recipient: str | None
-    timestamp: datetime | None
-    click_url: str | None
-    mta_response: str | None
-    payload: dict[str, Any]
-
-
-def tracking_dedup_key(event: IncomingEvent) -> str:
-    """The identity of an event across Brevo's repeat deliveries: message id, event, time, link.
-
-    Brevo gives no event id. Its `ts_epoch` (milliseconds) comes with every tracking event; the
-    recipient and link are added because one message id may cover several recipients and one
-    person may click two links in the same millisecond. Without a timestamp the whole payload
-    is the identity.
-    """
-    payload = event.payload
-    stamp = payload.get("ts_epoch") or payload.get("ts_event") or payload.get("ts")
-    if stamp is None:
-        material = json.dumps(payload, sort_keys=True, default=str)
-    else:
-        parts = (
-            event.message_id or "",
-            str(payload.get("event") or event.event_type),
-            str(stamp),
-            (event.recipient or "").lower(),
-            event.click_url or "",
-        )
-        material = "\x1f".join(parts)
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
-# Written by the webhook; the other columns are NULL until processing fills them.
-_STORED_FIELDS = (
-    "dedup_key",
-    "esp_event",
-    "event_type",
-    "message_id",
-    "email",
-    "link",
-    "reason",
-    "occurred_at",
-    "received_at",
-    "payload",
-    "status",
-    "attempts",
-    "error",
-)
-
-
-def tracking_event_store(*, event: IncomingEvent) -> None:
-    """Store one webhook event as received; a repeat delivery changes nothing.
-
-    One statement in autocommit: `INSERT ... ON CONFLICT (dedup_key) DO NOTHING` absorbs a
-    repeat without an error, a savepoint or a second query. (The ORM's `bulk_create` would add
-    BEGIN and COMMIT round trips around it, a third of this path's cost.)
-    """
-    operations = connection.ops
-    values = {
-        "dedup_key": tracking_dedup_key(event),
-        "esp_event": str(event.payload.get("event") or event.event_type)[:32],
-        "event_type": event.event_type[:16],
-        "message_id": (event.message_id or "")[:255],
-        "email": (event.recipient or "")[:254],
-        "link": event.click_url or "",
-        "reason": event.mta_response or "",
-        "occurred_at": operations.adapt_datetimefield_value(event.timestamp),
-        "received_at": operations.adapt_datetimefield_value(timezone.now()),
-        "payload": operations.adapt_json_value(event.payload, None),
-        "status": TrackingEventStatus.PENDING.value,
-        "attempts": 0,
-        "error": "",
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), [values[field.name] for field in _stored_fields()])
-
-
-@functools.cache
-def _stored_fields() -> list[Field[Any, Any]]:
-    return [field for field in TrackingEvent._meta.concrete_fields if field.name in _STORED_FIELDS]
-
-
-@functools.cache
-def _insert_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    fields = _stored_fields()
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return (
-        f"INSERT INTO {quote(TrackingEvent._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"ON CONFLICT ({quote('dedup_key')}) DO NOTHING"
-    )
 
 
 @dataclass

@@ -20,7 +20,8 @@ from accounts.models import MembershipStatus, OptOutMethod, SuppressionReason, U
 from accounts.services import suppression_add, user_opt_out
 from accounts.tests.factories import UserFactory
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.services.tracking import IncomingEvent, tracking_event_store, tracking_events_process_pending
+from campaigns.services.tracking import tracking_events_process_pending
+from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store
 
 HUMAN_OPENS = ("unique_opened", "opened")
 MACHINE_OPENS = ("unique_proxy_open", "proxy_open")
@@ -125,8 +126,7 @@ def generate_history(*, seed: int = 2026, users: int = 40) -> History:
         CampaignRecipient.objects.create(
             campaign=campaign, user=None, email=f"gone{campaign.pk}@example.com", status=RecipientStatus.SENT
         )
-    for event in events:
-        tracking_event_store(event=event)
+    tracking_events_store(events=events)
     tracking_events_process_pending()
     for number, user in enumerate(people):
         if number % 5 == 1:

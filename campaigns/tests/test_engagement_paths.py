@@ -17,8 +17,8 @@ from campaigns.models import CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_audience
 from campaigns.services import campaign_send
 from campaigns.services.tracking import tracking_events_process_pending
+from campaigns.tests.brevo_webhooks import WEBHOOK, brevo_event, webhook_auth
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_tracking_webhook import WEBHOOK, _auth, brevo_event
 from segments.models import Membership, Segment
 from segments.selectors import Criteria
 from segments.services import segment_create
@@ -49,7 +49,7 @@ def october():
 def deliver(client: Client, *events: dict[str, Any]) -> None:
     """Brevo's webhook, stored as it arrives, then processed."""
     for payload in events:
-        answer = client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json", **_auth())
+        answer = client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json", **webhook_auth())
         assert answer.status_code == 200
     tracking_events_process_pending()
 

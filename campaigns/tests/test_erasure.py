@@ -19,7 +19,8 @@ from accounts.services import person_erase, suppression_add, user_opt_out
 from accounts.tests.factories import UserFactory
 from campaigns.models import CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_link_clicks, campaign_stats
-from campaigns.services.tracking import IncomingEvent, tracking_event_store, tracking_events_process_pending
+from campaigns.services.tracking import tracking_events_process_pending
+from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store
 from campaigns.tests.factories import CampaignFactory
 from core.errors import InvalidInputError
 from segments.models import Segment
@@ -35,16 +36,18 @@ T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 def event(row: CampaignRecipient | None, esp_event: str, minutes: int, *, email: str = "", link: str = "") -> None:
     at = T0 + timedelta(minutes=minutes)
     address = email or (row.email if row else "")
-    tracking_event_store(
-        event=IncomingEvent(
-            event_type=esp_event,
-            message_id=row.message_id if row else "<unknown@smtp-relay.mailin.fr>",
-            recipient=address,
-            timestamp=at,
-            click_url=link or None,
-            mta_response=None,
-            payload={"event": esp_event, "email": address, "ts_event": int(at.timestamp())},
-        )
+    tracking_events_store(
+        events=[
+            IncomingEvent(
+                event_type=esp_event,
+                message_id=row.message_id if row else "<unknown@smtp-relay.mailin.fr>",
+                recipient=address,
+                timestamp=at,
+                click_url=link or None,
+                mta_response=None,
+                payload={"event": esp_event, "email": address, "ts_event": int(at.timestamp())},
+            )
+        ]
     )
 
 

@@ -17,7 +17,8 @@ from campaigns import jobs
 from campaigns.models import CampaignRecipient, CampaignStatus, ClickTally, RecipientStatus, TrackingEvent
 from campaigns.selectors import campaign_link_clicks, campaign_stats
 from campaigns.services import retention
-from campaigns.services.tracking import IncomingEvent, tracking_event_store, tracking_events_process_pending
+from campaigns.services.tracking import tracking_events_process_pending
+from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store
 from campaigns.tests.factories import CampaignFactory
 from segments.selectors import Criteria, criteria_counts
 
@@ -59,16 +60,18 @@ def ledger():
 
 def store(row: CampaignRecipient, esp_event: str, minutes: int, link: str = "") -> None:
     at = T0 + timedelta(minutes=minutes)
-    tracking_event_store(
-        event=IncomingEvent(
-            event_type=esp_event,
-            message_id=row.message_id,
-            recipient=row.email,
-            timestamp=at,
-            click_url=link or None,
-            mta_response=None,
-            payload={"event": esp_event, "email": row.email, "ts_event": int(at.timestamp()), "link": link},
-        )
+    tracking_events_store(
+        events=[
+            IncomingEvent(
+                event_type=esp_event,
+                message_id=row.message_id,
+                recipient=row.email,
+                timestamp=at,
+                click_url=link or None,
+                mta_response=None,
+                payload={"event": esp_event, "email": row.email, "ts_event": int(at.timestamp()), "link": link},
+            )
+        ]
     )
 
 
@@ -113,8 +116,8 @@ def history(ledger):
     recent = events[-2:]
     age(events[:-2], days=91)
     # An unmatched old event is not processed: it stays for a person to look at.
-    tracking_event_store(
-        event=IncomingEvent("delivered", "<unknown@smtp-relay.mailin.fr>", "x@example.com", T0, None, None, {})
+    tracking_events_store(
+        events=[IncomingEvent("delivered", "<unknown@smtp-relay.mailin.fr>", "x@example.com", T0, None, None, {})]
     )
     tracking_events_process_pending()
     unmatched = TrackingEvent.objects.get(message_id="<unknown@smtp-relay.mailin.fr>")

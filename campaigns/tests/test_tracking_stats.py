@@ -21,11 +21,10 @@ from campaigns.models import (
     TrackingEventStatus,
 )
 from campaigns.selectors import campaign_link_clicks, campaign_rates, campaign_stats, campaigns_overview
-from campaigns.tests.test_tracking_webhook import WEBHOOK, _auth, _schedule_on_every_event, brevo_event
+from campaigns.tests.brevo_webhooks import WEBHOOK, brevo_event, webhook_auth
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_event_schedules")]
 
-__all__ = ["_schedule_on_every_event"]  # the autouse fixture applies here too
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -65,7 +64,9 @@ def deliver(client, django_capture_on_commit_callbacks, run_jobs):
     def send(*events):
         with django_capture_on_commit_callbacks(execute=True):
             for payload in events:
-                response = client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json", **_auth())
+                response = client.post(
+                    WEBHOOK, data=json.dumps(payload), content_type="application/json", **webhook_auth()
+                )
                 assert response.status_code == 200
         run_jobs()
 

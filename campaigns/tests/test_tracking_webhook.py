@@ -3,11 +3,9 @@ unknown message ids, failures that lose nothing, and what suppressions and opt-o
 
 from __future__ import annotations
 
-import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import django_rq
 import pytest
 from django.core.checks import run_checks
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,89 +15,16 @@ from campaigns import jobs
 from campaigns import queue as tracking_queue
 from campaigns.models import (
     MAX_TRACKING_ATTEMPTS,
-    Campaign,
     CampaignRecipient,
-    CampaignStatus,
-    RecipientStatus,
     SubscriptionChange,
     TrackingEvent,
     TrackingEventStatus,
 )
 from campaigns.services import tracking as tracking_service
+from campaigns.tests.brevo_webhooks import T0, WEBHOOK, brevo_event, queued_jobs, webhook_auth
 from segments.selectors import reachable_users
 
-pytestmark = pytest.mark.django_db
-
-WEBHOOK = "/anymail/brevo/tracking/"
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-def _queued() -> int:
-    return django_rq.get_queue("default").count
-
-
-def _auth(secret: str = "hook:secret") -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(secret.encode()).decode()}
-
-
-def brevo_event(event: str, recipient: CampaignRecipient | None = None, *, at: datetime = T0, **extra):
-    payload = {
-        "event": event,
-        "email": recipient.email if recipient else "nobody@example.com",
-        "id": 123456,
-        "date": at.strftime("%Y-%m-%d %H:%M:%S"),
-        "ts": int(at.timestamp()),
-        "ts_event": int(at.timestamp()),
-        "ts_epoch": int(at.timestamp() * 1000),
-        "message-id": recipient.message_id if recipient else "<202611200900.99@smtp-relay.mailin.fr>",
-        "subject": "Spring news",
-        "tags": [],
-    }
-    payload.update(extra)
-    return payload
-
-
-@pytest.fixture(autouse=True)
-def _schedule_on_every_event(monkeypatch):
-    """Each test's first event must schedule its job whatever the previous test did; the
-    once-a-second throttle has a test of its own."""
-    monkeypatch.setattr(tracking_queue, "SCHEDULE_INTERVAL_SECONDS", 0.0)
-
-
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    def send(payload, *, auth=None):
-        headers = _auth() if auth is None else auth
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json", **headers)
-
-    return send
-
-
-@pytest.fixture
-def campaign(admin_user):
-    return Campaign.objects.create(
-        subject="Spring news", body_html="<p>Hi</p>", status=CampaignStatus.SENT, created_by=admin_user
-    )
-
-
-@pytest.fixture
-def recipients(campaign, make_user):
-    rows = []
-    for number in range(3):
-        user = make_user(email=f"reader{number}@example.com")
-        rows.append(
-            CampaignRecipient.objects.create(
-                campaign=campaign,
-                user=user,
-                email=user.email,
-                status=RecipientStatus.SENT,
-                message_id=f"<202611200900.{1000 + number}@smtp-relay.mailin.fr>",
-                sent_at=T0 - timedelta(minutes=1),
-            )
-        )
-    return rows
-
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_event_schedules")]
 
 # --- the door ---------------------------------------------------------------------------------
 
@@ -114,7 +39,7 @@ def test_requests_without_basic_auth_are_refused(client, recipients):
 
 
 def test_requests_with_a_wrong_secret_are_refused(post, recipients):
-    response = post(brevo_event("delivered", recipients[0]), auth=_auth("hook:guess"))
+    response = post(brevo_event("delivered", recipients[0]), auth=webhook_auth("hook:guess"))
 
     assert response.status_code == 400
     assert not TrackingEvent.objects.exists()
@@ -137,7 +62,7 @@ def test_event_is_stored_as_received_and_processed_by_a_job(post, recipients, ru
     )
     assert stored.occurred_at == T0
 
-    assert _queued() == 1
+    assert queued_jobs() == 1
     run_jobs()
 
     stored.refresh_from_db()
@@ -152,7 +77,7 @@ def test_a_burst_of_events_enqueues_one_job(post, recipients, run_jobs):
     for row in recipients:
         post(brevo_event("delivered", row))
 
-    assert _queued() == 1
+    assert queued_jobs() == 1
     run_jobs()
     assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 3
 
@@ -173,7 +98,7 @@ def test_event_stored_during_a_run_schedules_the_next_run(post, recipients, run_
     run_jobs()
     post(brevo_event("delivered", recipients[1]))
 
-    assert _queued() == 1
+    assert queued_jobs() == 1
     run_jobs()
     assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 2
 
@@ -194,13 +119,13 @@ def test_a_web_process_asks_redis_at_most_once_per_interval_and_the_job_looks_ag
     monkeypatch.setattr(jobs.time, "sleep", sleep)
     post(brevo_event("delivered", recipients[0]))
     post(brevo_event("delivered", recipients[1]))
-    assert _queued() == 1
+    assert queued_jobs() == 1
 
     run_jobs()
 
     assert len(waits) == 1
     assert 59 < waits[0] <= 60
-    assert _queued() == 0
+    assert queued_jobs() == 0
     assert CampaignRecipient.objects.filter(delivered_at=T0).count() == 3
     assert set(TrackingEvent.objects.values_list("status", flat=True)) == {TrackingEventStatus.PROCESSED}
 
