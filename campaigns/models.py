@@ -47,6 +47,11 @@ class Campaign(models.Model):
     segment = models.ForeignKey(
         "segments.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
     )
+    # A finished campaign outlives its segment (the ledger keeps who got it): the name stays here
+    # so its page and a duplicate can say which segment it was narrowed by.
+    deleted_segment_name = models.CharField(
+        max_length=200, blank=True, help_text="The saved segment it was narrowed by, deleted since."
+    )
 
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     status_reason = models.TextField(blank=True, help_text="Why the campaign failed, when it did.")

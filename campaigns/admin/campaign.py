@@ -105,7 +105,11 @@ class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
     @admin.display(description="Audience")
     def audience(self, campaign: Campaign) -> str:
         preset = campaign.get_target_segment_display()
-        return f"{preset} ∩ {campaign.segment.name}" if campaign.segment else preset
+        if campaign.segment:
+            return f"{preset} ∩ {campaign.segment.name}"
+        if campaign.deleted_segment_name:
+            return f"{preset} ∩ {campaign.deleted_segment_name} (segment deleted since)"
+        return preset
 
     @admin.display(description="Progress (sent / total)")
     def progress(self, campaign: Campaign) -> str:
@@ -276,8 +280,12 @@ class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
     @admin.action(description="Duplicate into new drafts", permissions=["add"])
     def duplicate_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         assert isinstance(request.user, User)
-        copies = [services.campaign_duplicate(campaign=campaign, by=request.user) for campaign in queryset]
-        self.message_user(request, f"{len(copies)} draft(s) made: {', '.join(str(copy) for copy in copies)}.")
+        results = [services.campaign_duplicate(campaign=campaign, by=request.user) for campaign in queryset]
+        names = ", ".join(f"“{result.campaign}”" for result in results)
+        self.message_user(request, f"{len(results)} draft(s) made: {names}.")
+        for result in results:
+            for notice in result.notices:
+                self.message_user(request, f"“{result.campaign}”: {notice}", level=messages.WARNING)
 
     # --- Buttons ------------------------------------------------------------------------------
 
@@ -389,12 +397,16 @@ class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         assert isinstance(request.user, User)
         try:
-            copy = services.campaign_duplicate(campaign=campaign, by=request.user)
+            result = services.campaign_duplicate(campaign=campaign, by=request.user)
         except DomainError as error:
             messages.error(request, error.message)
             return self._back(campaign)
-        messages.success(request, f"Duplicated as “{copy}”, a draft: check the audience and send it when ready.")
-        return self._back(copy)
+        messages.success(
+            request, f"Duplicated as “{result.campaign}”, a draft: check the audience and send it when ready."
+        )
+        for notice in result.notices:
+            messages.warning(request, notice)
+        return self._back(result.campaign)
 
     def _transition_view(self, name: str) -> Callable[..., HttpResponse]:
         service, done = _ACTIONS[name]

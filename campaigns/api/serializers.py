@@ -40,6 +40,7 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
             "id",
             *EDITABLE_FIELDS,
             "segment_name",
+            "deleted_segment_name",
             "status",
             "status_reason",
             "scheduled_at",
@@ -76,6 +77,30 @@ class CampaignDetailSerializer(CampaignSerializer):
     @extend_schema_field(LinkClicksSerializer(many=True))
     def get_links(self, campaign: Campaign) -> list[dict[str, Any]]:
         return list(self.context["links"])
+
+
+class CampaignDuplicateSerializer(serializers.Serializer[Any]):
+    subject = serializers.CharField(
+        required=False,
+        max_length=Campaign._meta.get_field("subject").max_length,
+        help_text="The copy's subject; omit for the original's, prefixed with \"Copy of\".",
+    )
+
+
+class CampaignDuplicateResultSerializer(CampaignDetailSerializer):
+    """The new draft, and what it does differently from the original."""
+
+    notices = serializers.SerializerMethodField(
+        help_text="Differences staff should know about, e.g. a deleted segment: the copy targets the preset only."
+    )
+
+    class Meta(CampaignDetailSerializer.Meta):
+        fields = (*CampaignDetailSerializer.Meta.fields, "notices")
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_notices(self, campaign: Campaign) -> list[str]:
+        return list(self.context["notices"])
 
 
 class CampaignSendSerializer(serializers.Serializer[Any]):

@@ -22,6 +22,8 @@ from campaigns.api.schema import ACCESS, ONE
 from campaigns.api.serializers import (
     CampaignAudienceSerializer,
     CampaignDetailSerializer,
+    CampaignDuplicateResultSerializer,
+    CampaignDuplicateSerializer,
     CampaignFollowUpSerializer,
     CampaignInputSerializer,
     CampaignPreviewQuerySerializer,
@@ -112,13 +114,21 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
             return CampaignInputSerializer
         return CampaignSerializer
 
-    def _detail(self, campaign: Campaign, *, status_code: int = status.HTTP_200_OK) -> Response:
+    def _detail(
+        self,
+        campaign: Campaign,
+        *,
+        status_code: int = status.HTTP_200_OK,
+        serializer: type[CampaignDetailSerializer] = CampaignDetailSerializer,
+        **extra: Any,
+    ) -> Response:
         context = {
             **self.get_serializer_context(),
             "stats": selectors.campaign_stats(campaign),
             "links": selectors.campaign_link_clicks(campaign=campaign),
+            **extra,
         }
-        return Response(CampaignDetailSerializer(campaign, context=context).data, status=status_code)
+        return Response(serializer(campaign, context=context).data, status=status_code)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._detail(self.get_object())
@@ -163,15 +173,26 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         return self._detail(campaign, status_code=status.HTTP_200_OK if scheduled_at else status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        summary="Copy into a new draft (content, sender and audience; never schedule, recipients or results)",
-        request=None,
-        responses={201: CampaignDetailSerializer, 400: FIELD_ERRORS, **ONE},
+        summary="Copy into a new draft from any status (content, layout, sender, audience; never schedule, "
+        "recipients or results)",
+        request=CampaignDuplicateSerializer,
+        responses={201: CampaignDuplicateResultSerializer, 400: FIELD_ERRORS, **ONE},
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        original = self.get_object()
+        serializer = CampaignDuplicateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         assert isinstance(request.user, User)
-        copy = services.campaign_duplicate(campaign=self.get_object(), by=request.user)
-        return self._detail(copy, status_code=status.HTTP_201_CREATED)
+        result = services.campaign_duplicate(
+            campaign=original, by=request.user, subject=serializer.validated_data.get("subject")
+        )
+        return self._detail(
+            result.campaign,
+            status_code=status.HTTP_201_CREATED,
+            serializer=CampaignDuplicateResultSerializer,
+            notices=result.notices,
+        )
 
     @extend_schema(
         summary="Follow up: a saved segment of who did (not) open or click, and a draft aimed at it",

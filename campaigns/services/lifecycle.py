@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -130,13 +130,34 @@ def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campai
     return _transition(campaign, action="edit", changes=changes)
 
 
-def campaign_duplicate(*, campaign: Campaign, by: User) -> Campaign:
-    """A new DRAFT with the campaign's content, sender and audience, named "Copy of ...", from
-    any status; never its schedule, ledger, results or status. The subject is kept as written:
-    recipients read it, so a marker there would reach their inboxes."""
+@dataclass(frozen=True)
+class DuplicateResult:
+    campaign: Campaign
+    # What the copy does differently from the original, in staff's words (say, a deleted segment).
+    notices: tuple[str, ...] = ()
+
+
+def _with_prefix(text: str, *, field: str) -> str:
+    column = Campaign._meta.get_field(field)
+    assert isinstance(column, CharField)
+    return f"Copy of {text}"[: column.max_length]
+
+
+def campaign_duplicate(*, campaign: Campaign, by: User, subject: str | None = None) -> DuplicateResult:
+    """A new DRAFT with the campaign's content, sender and audience, from any status; never its
+    schedule, ledger, results or status. Name and subject read "Copy of ..." unless a `subject`
+    is given. A segment deleted since leaves the copy aimed at the preset alone, and says so."""
     values = {name: getattr(campaign, name) for name in EDITABLE_FIELDS}
-    values["name"] = f"Copy of {campaign}"
-    return campaign_create(by=by, **values)
+    values["name"] = _with_prefix(str(campaign), field="name")
+    values["subject"] = subject if subject is not None else _with_prefix(campaign.subject, field="subject")
+    notices: list[str] = []
+    if campaign.segment_id is None and campaign.deleted_segment_name:
+        preset = Membership(campaign.target_segment).label
+        notices.append(
+            f"The segment “{campaign.deleted_segment_name}” was deleted: the copy goes to all of “{preset}”. "
+            "Pick a segment before sending it if that is too wide."
+        )
+    return DuplicateResult(campaign=campaign_create(by=by, **values), notices=tuple(notices))
 
 
 def campaign_delete(*, campaign: Campaign) -> None:

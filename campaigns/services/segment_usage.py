@@ -34,7 +34,7 @@ def segment_campaigns_release(segment: Segment) -> None:
             extra={"campaigns": in_use},
         )
     if campaigns:
-        Campaign.objects.filter(segment=segment).update(segment=None)
+        Campaign.objects.filter(segment=segment).update(segment=None, deleted_segment_name=segment.name)
 
 
 def segment_campaigns_blocking(segments: Iterable[Segment]) -> list[str]:

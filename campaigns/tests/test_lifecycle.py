@@ -169,12 +169,12 @@ def test_duplicate_is_a_draft_with_the_content_sender_and_audience_only(admin_us
     original.refresh_from_db()
     assert original.status == CampaignStatus.SENT
 
-    copy = campaign_duplicate(campaign=original, by=admin_user)
+    copy = campaign_duplicate(campaign=original, by=admin_user).campaign
 
     assert copy.pk != original.pk
     assert copy.name == "Copy of Autumn"
     assert (copy.subject, copy.preheader, copy.body_html, copy.body_text) == (
-        "Hi {{ first_name }}",
+        "Copy of Hi {{ first_name }}",
         "Inside",
         "<p>Hello</p>",
         "Hello",

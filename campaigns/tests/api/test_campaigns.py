@@ -243,7 +243,7 @@ def test_duplicate_answers_201_with_a_new_draft(admin_client_api, admin_user):
     assert response.status_code == 201
     body = response.json()
     assert body["id"] != original.pk
-    assert (body["name"], body["subject"], body["status"]) == ("Copy of Spring", original.subject, "DRAFT")
+    assert (body["name"], body["subject"], body["status"]) == ("Copy of Spring", f"Copy of {original.subject}", "DRAFT")
     assert (body["recipients_total"], body["recipient_count"], body["scheduled_at"]) == (0, 0, None)
     assert body["created_by"] == admin_user.email
     assert admin_client_api.post(f"{LIST}424242/duplicate/").status_code == 404
