@@ -25,6 +25,7 @@ _EXTRA = {
 # The permission the API checks for each area; held by the roles that may use it.
 MANAGE_SEGMENTS = "segments.change_segment"
 MANAGE_CAMPAIGNS = "campaigns.change_campaign"
+MANAGE_LAYOUTS = "campaigns.change_layout"
 # RQ's dashboard: empties queues, requeues and deletes jobs.
 OPERATE_QUEUES = "django_rq.admin"
 

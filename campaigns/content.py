@@ -1,10 +1,11 @@
 """What a campaign says: placeholders, validation, rendering, and each recipient's params.
 
-Staff may write four placeholders in the subject, preheader and bodies: `{{ first_name }}`,
-`{{ last_name }}`, `{{ email }}` and `{{ unsubscribe_url }}`, each with an optional
-`| default:"..."`. Anything else that looks like template syntax is refused when the campaign is
-saved. A small parser of our own reads them; campaign content never reaches Django's template
-engine, so it cannot load tags, include files or read settings.
+Staff may write five placeholders in the subject, preheader and bodies: `{{ first_name }}`,
+`{{ last_name }}`, `{{ email }}`, `{{ unsubscribe_url }}` and `{{ web_version_url }}` (the
+email in a browser), each with an optional `| default:"..."`. Anything else that looks like
+template syntax is refused when the campaign is saved. A small parser of our own reads them;
+campaign content never reaches Django's template engine, so it cannot load tags, include files
+or read settings.
 
 The same parsed content is produced in two shapes:
 
@@ -32,9 +33,10 @@ import css_inline
 from django.conf import settings
 
 from campaigns.unsubscribe_links import unsubscribe_urls, with_unsubscribe_footer
+from campaigns.web_version_links import web_version_urls
 from core.errors import InvalidInputError
 
-PLACEHOLDER_NAMES = ("first_name", "last_name", "email", "unsubscribe_url")
+PLACEHOLDER_NAMES = ("first_name", "last_name", "email", "unsubscribe_url", "web_version_url")
 ALLOWED_SYNTAX = ", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDER_NAMES)
 
 # The largest HTML body accepted: Brevo refuses request bodies over 10 MB, and Gmail clips
@@ -189,7 +191,9 @@ def recipient_personalisation(
 def recipients_personalisation(*, campaign_id: int | None, recipients: Sequence[Recipient]) -> list[Personalisation]:
     """`recipient_personalisation` for each of `recipients` of one campaign, in order (a batch
     signs its unsubscribe links in one call)."""
-    links = unsubscribe_urls(user_ids=[recipient.user_id for recipient in recipients], campaign_id=campaign_id)
+    user_ids = [recipient.user_id for recipient in recipients]
+    links = unsubscribe_urls(user_ids=user_ids, campaign_id=campaign_id)
+    web_versions = web_version_urls(user_ids=user_ids, campaign_id=campaign_id)
     return [
         Personalisation(
             params={
@@ -197,6 +201,7 @@ def recipients_personalisation(*, campaign_id: int | None, recipients: Sequence[
                 "last_name": recipient.last_name,
                 "email": recipient.email,
                 "unsubscribe_url": link,
+                "web_version_url": web_version,
             },
             headers={
                 # RFC 2369 / RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
@@ -204,7 +209,7 @@ def recipients_personalisation(*, campaign_id: int | None, recipients: Sequence[
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         )
-        for recipient, link in zip(recipients, links, strict=True)
+        for recipient, link, web_version in zip(recipients, links, web_versions, strict=True)
     ]
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import OptOutMethod
 from campaigns.content import readable_subject
+from campaigns.layouts import lacks_unsubscribe_link
 from segments.models import Membership
 
 
@@ -18,6 +19,34 @@ class CampaignStatus(models.TextChoices):
     SENT = "SENT", "Sent"
     CANCELLED = "CANCELLED", "Cancelled"
     FAILED = "FAILED", "Failed"
+
+
+class Layout(models.Model):
+    """A shared frame around campaign bodies (header, styles, footer), with one `{{ content }}` slot."""
+
+    name = models.CharField(max_length=200, unique=True)
+    mjml = models.TextField(blank=True, help_text="The layout in MJML, when written so; `html` is compiled from it.")
+    html = models.TextField(help_text="HTML with exactly one {{ content }} slot; compiled from `mjml` when given.")
+    css = models.TextField(blank=True, help_text="Optional CSS, inlined into every email with the rest.")
+    is_default = models.BooleanField(default=False, help_text="New drafts start with this layout.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_layout"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def footer_added(self) -> bool:
+        """Emails in this layout get the standard footer: it has no `{{ unsubscribe_url }}`."""
+        return lacks_unsubscribe_link(self.html)
 
 
 class Campaign(models.Model):
@@ -53,6 +82,24 @@ class Campaign(models.Model):
         max_length=200, blank=True, help_text="The saved segment it was narrowed by, deleted since."
     )
 
+    layout = models.ForeignKey(
+        Layout,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text="The frame the body is placed in; none: the body is the whole email.",
+    )
+    # The body in its layout, frozen when sending begins: every batch, retry, resend and web
+    # version sends this, so editing the layout later never changes what was sent.
+    sent_html = models.TextField(blank=True, editable=False, help_text="The HTML as sent (body in its layout).")
+
+    archive = models.BooleanField(
+        default=False, help_text="Once sent, shown on the public archive (/archive/), without anyone's data."
+    )
+    # Set when sending begins and never changed: the archive page's address stays the same.
+    archive_slug = models.SlugField(max_length=80, blank=True, editable=False)
+
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     status_reason = models.TextField(blank=True, help_text="Why the campaign failed, when it did.")
     scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -76,6 +123,11 @@ class Campaign(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "scheduled_at"], name="campaign_status_sched_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["archive_slug"], condition=~models.Q(archive_slug=""), name="campaign_archive_slug_unique"
+            )
         ]
 
     def __str__(self) -> str:

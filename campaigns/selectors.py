@@ -15,7 +15,6 @@ from campaigns.content import (
     SAMPLE_FIRST_NAME,
     SAMPLE_LAST_NAME,
     RenderedMessage,
-    prepare_content,
     recipient_personalisation,
     subject_for,
 )
@@ -27,6 +26,7 @@ from campaigns.models import (
     RecipientStatus,
     TrackingEvent,
 )
+from campaigns.rendering import campaign_content
 from core.errors import InvalidInputError
 from core.months import month_start, months_back, months_ending
 from segments.models import Membership
@@ -100,12 +100,7 @@ def campaign_recipients(*, campaign: Campaign, status: str | None = None) -> Que
 
 def campaign_preview(*, campaign: Campaign, user: User | None) -> RenderedMessage:
     """Subject, HTML and text exactly as `user` would get them (sample data without a user)."""
-    prepared = prepare_content(
-        subject=campaign.subject,
-        preheader=campaign.preheader,
-        body_html=campaign.body_html,
-        body_text=campaign.body_text,
-    )
+    prepared = campaign_content(campaign)
     if user is None:
         personalisation = recipient_personalisation(
             campaign_id=campaign.pk,
@@ -123,6 +118,41 @@ def campaign_preview(*, campaign: Campaign, user: User | None) -> RenderedMessag
             last_name=user.last_name,
         )
     return prepared.render(personalisation.params)
+
+
+def web_version_for(*, user_id: int, campaign_id: int) -> RenderedMessage | None:
+    """The message `user_id` got from `campaign_id`, rendered with the values frozen in their
+    ledger row and their own links; None when the person, the campaign or (once sending began)
+    their ledger row is gone. A campaign not sent yet shows the account's values (test sends)."""
+    user = User.objects.filter(pk=user_id).first()
+    campaign = Campaign.objects.select_related("layout").filter(pk=campaign_id).first()
+    if user is None or campaign is None:
+        return None
+    if campaign.audience_frozen_at is None:
+        row: tuple[str, str, str] | None = (user.email, user.first_name, user.last_name)
+    else:
+        row = (
+            CampaignRecipient.objects.filter(campaign=campaign, user=user)
+            .values_list("email", "first_name", "last_name")
+            .first()
+        )
+    if row is None:
+        return None
+    email, first_name, last_name = row
+    personalisation = recipient_personalisation(
+        campaign_id=campaign.pk, user_id=user.pk, email=email, first_name=first_name, last_name=last_name
+    )
+    return campaign_content(campaign).render(personalisation.params)
+
+
+def archived_campaigns() -> QuerySet[Campaign]:
+    """Sent campaigns shown on the public archive, newest first."""
+    return (
+        Campaign.objects.filter(status=CampaignStatus.SENT, archive=True)
+        .exclude(archive_slug="")
+        .select_related("layout")
+        .order_by("-sent_at", "-id")
+    )
 
 
 def campaign_subject_for(*, campaign: Campaign, user: User) -> str:

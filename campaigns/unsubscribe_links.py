@@ -51,7 +51,7 @@ def unsubscribe_url(*, user_id: int, campaign_id: int | None) -> str:
 def unsubscribe_urls(*, user_ids: Sequence[int], campaign_id: int | None) -> list[str]:
     """`unsubscribe_url` for each of `user_ids`, in order: what a batch of recipients needs,
     with the URL's shape looked up once rather than per recipient."""
-    before, after = _url_around_token(settings.SITE_URL, get_urlconf(settings.ROOT_URLCONF), get_script_prefix())
+    before, after = url_around_token("unsubscribe")
     return [f"{before}{unsubscribe_token(user_id=user_id, campaign_id=campaign_id)}{after}" for user_id in user_ids]
 
 
@@ -60,10 +60,15 @@ def unsubscribe_urls(*, user_ids: Sequence[int], campaign_id: int | None) -> lis
 _URL_SLOT = "unsubscribe-token-slot"
 
 
+def url_around_token(view_name: str) -> tuple[str, str]:
+    """The absolute URL of `view_name` (which takes a `token`) split around its token."""
+    return _url_around_token(settings.SITE_URL, get_urlconf(settings.ROOT_URLCONF), get_script_prefix(), view_name)
+
+
 @lru_cache(maxsize=16)
-def _url_around_token(site_url: str, urlconf: str, script_prefix: str) -> tuple[str, str]:
-    # `reverse()` costs more than signing the token; the URL only changes with these three.
-    path = reverse("unsubscribe", urlconf=urlconf, kwargs={"token": _URL_SLOT})
+def _url_around_token(site_url: str, urlconf: str, script_prefix: str, view_name: str) -> tuple[str, str]:
+    # `reverse()` costs more than signing the token; the URL only changes with these.
+    path = reverse(view_name, urlconf=urlconf, kwargs={"token": _URL_SLOT})
     before, after = path.split(_URL_SLOT)
     return f"{site_url}{before}", after
 

@@ -1,4 +1,5 @@
-"""Public pages reached from campaign email: unsubscribe (RFC 8058 one-click too) and opt back in.
+"""Public pages reached from campaign email: unsubscribe (RFC 8058 one-click too), opt back in,
+and the web version of a message.
 
 No login and no CSRF token: the signed token in the URL is the proof of who is asking, and mail
 clients' one-click POST carries neither cookies nor a CSRF token. A GET only shows a page,
@@ -13,13 +14,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import OptOutMethod, User
 from accounts.services import suppression_for, user_opt_in, user_opt_out
 from campaigns.models import Campaign
-from campaigns.selectors import campaign_subject_for
+from campaigns.selectors import campaign_subject_for, web_version_for
 from campaigns.unsubscribe_links import read_unsubscribe_token
+from campaigns.web_version_links import read_web_version_token
 
 # RFC 8058 section 3.1: the mail client POSTs exactly this key and value.
 ONE_CLICK_FIELD = "List-Unsubscribe"
@@ -98,3 +100,32 @@ def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
     user, campaign = resolved
     user_opt_in(user=user, campaign_id=campaign.pk if campaign else None, method=OptOutMethod.LINK)
     return _page(request, "campaigns/unsubscribe_resubscribed.html", token=token, user=user, campaign=campaign)
+
+
+# The web version is staff's HTML served on our own origin: no script runs (a sandbox without
+# allow-scripts), links may open in a new tab, and the token in the URL never leaves in a Referer.
+WEB_VERSION_POLICY = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; "
+    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src *"
+)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def web_version(request: HttpRequest, token: str) -> HttpResponse:
+    """The email as this recipient got it (their names, their unsubscribe link). Reading it is
+    not an open: nothing is recorded. 400 for a token not signed here, 404 once the person or
+    the campaign is gone."""
+    try:
+        claim = read_web_version_token(token)
+    except signing.BadSignature:
+        return render(request, "campaigns/web_version_missing.html", {"tampered": True}, status=400)
+    rendered = web_version_for(user_id=claim.user_id, campaign_id=claim.campaign_id)
+    if rendered is None:
+        return render(request, "campaigns/web_version_missing.html", {"tampered": False}, status=404)
+    response = HttpResponse(rendered.html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = WEB_VERSION_POLICY
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response

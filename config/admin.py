@@ -32,7 +32,7 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ),
     ),
     ("Segments", "segments.Segment", ("segments.Segment",)),
-    ("Campaigns", "campaigns.Campaign", ("campaigns.Campaign", "campaigns.CampaignRecipient")),
+    ("Campaigns", "campaigns.Campaign", ("campaigns.Campaign", "campaigns.Layout", "campaigns.CampaignRecipient")),
 )
 OPERATIONS = "Operations"
 

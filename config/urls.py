@@ -10,6 +10,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("auth/", include("accounts.api.urls")),
     path("segments/", include("segments.api.urls")),
     path("campaigns/", include("campaigns.api.urls")),
+    path("layouts/", include("campaigns.api.layout_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -8,7 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import BACKOFFICE_ROLES
-from accounts.roles import MANAGE_CAMPAIGNS, MANAGE_SEGMENTS
+from accounts.roles import MANAGE_CAMPAIGNS, MANAGE_LAYOUTS, MANAGE_SEGMENTS
 
 
 def may_use_api(user: Any) -> bool:
@@ -46,3 +46,7 @@ class CanManageSegments(_HasPermission):
 
 class CanManageCampaigns(_HasPermission):
     permission = MANAGE_CAMPAIGNS
+
+
+class CanManageLayouts(_HasPermission):
+    permission = MANAGE_LAYOUTS

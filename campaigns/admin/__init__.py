@@ -2,6 +2,7 @@
 the read-only records behind it (`records`). Every write calls the service the API calls."""
 
 from campaigns.admin.campaign import CampaignAdmin
+from campaigns.admin.layouts import LayoutAdmin
 from campaigns.admin.records import CampaignRecipientAdmin, SubscriptionChangeAdmin, TrackingEventAdmin
 
-__all__ = ["CampaignAdmin", "CampaignRecipientAdmin", "SubscriptionChangeAdmin", "TrackingEventAdmin"]
+__all__ = ["CampaignAdmin", "CampaignRecipientAdmin", "LayoutAdmin", "SubscriptionChangeAdmin", "TrackingEventAdmin"]

@@ -58,7 +58,7 @@ CHECKLIST = (
     (
         "4. Content",
         {
-            "fields": ("subject", "preheader", ("body_html", "live_preview"), "body_text", "test_send"),
+            "fields": ("subject", "preheader", "layout", ("body_html", "live_preview"), "body_text", "test_send"),
             "classes": ("campaign-content",),
         },
     ),
@@ -66,7 +66,7 @@ CHECKLIST = (
 REPORT = (
     ("Audience", {"fields": ("audience", "reachable_now")}),
     ("Sender", {"fields": ("sender_as_seen", "reply_to")}),
-    ("Content", {"fields": ("subject_as_received", "preheader", "live_preview")}),
+    ("Content", {"fields": ("subject_as_received", "preheader", "layout", "live_preview")}),
     ("History", {"fields": ("status", "status_reason", "scheduled_at", "started_at", "sent_at", "created_by")}),
 )
 _COMPUTED = ("reachable_now", "sender_as_seen", "live_preview", "test_send", "audience", "subject_as_received")

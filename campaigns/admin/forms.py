@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from campaigns.content import validate_campaign_content
 from campaigns.models import Campaign
+from campaigns.services.layouts import layout_default
 from campaigns.services.lifecycle import EDITABLE_FIELDS
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
 from core.errors import InvalidInputError
@@ -19,7 +20,7 @@ from core.timezones import zone_named
 from segments.models import Membership
 
 # The content the live preview and the draft test send read from the page, saved or not.
-CONTENT_FIELDS = ("subject", "preheader", "body_html", "body_text", "from_name", "from_email", "reply_to")
+CONTENT_FIELDS = ("subject", "preheader", "body_html", "body_text", "from_name", "from_email", "reply_to", "layout")
 
 
 def default_sender() -> tuple[str, str]:
@@ -48,6 +49,7 @@ class CampaignAdminForm(forms.ModelForm):
             "preheader": "Preview text",
             "body_html": "Email (HTML)",
             "body_text": "Plain-text version",
+            "layout": "Layout",
         }
         help_texts = {
             "name": "For staff only, e.g. “Autumn programme 2026”. Empty: made from the subject.",
@@ -60,6 +62,8 @@ class CampaignAdminForm(forms.ModelForm):
             "body_html": "The preview beside it updates as you type. {{ unsubscribe_url }} links to the unsubscribe "
             "page; a footer with it and the postal address is added when missing.",
             "body_text": "Empty: made from the HTML.",
+            "layout": "The frame the email is placed in (header, styles, footer). Empty: the HTML above is the "
+            "whole email.",
         }
         widgets = {
             "body_html": forms.Textarea(attrs={"rows": 26, "class": "campaign-editor", "spellcheck": "false"}),
@@ -79,6 +83,9 @@ class CampaignAdminForm(forms.ModelForm):
             if self.instance.pk is None:
                 # The sender recipients will see unless staff change it, filled in.
                 self.initial.setdefault("from_name", name)
+        if "layout" in self.fields and self.instance.pk is None:
+            # New drafts start in the default layout, as they do through the API.
+            self.initial.setdefault("layout", layout_default())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -108,8 +115,8 @@ class DraftContentForm(forms.ModelForm):
 
     def unsaved(self, *, pk: int | None) -> Campaign:
         """An unsaved campaign holding the page's content (the saved one's id, for its links)."""
-        values = {name: self.cleaned_data.get(name) or "" for name in CONTENT_FIELDS}
-        return Campaign(pk=pk, **values)
+        values = {name: self.cleaned_data.get(name) or "" for name in CONTENT_FIELDS if name != "layout"}
+        return Campaign(pk=pk, layout=self.cleaned_data.get("layout"), **values)
 
 
 class ScheduleForm(forms.Form):

@@ -44,6 +44,8 @@ def campaign_follow_up(*, campaign: Campaign, by: User, audience: str, subject: 
         from_name=locked.from_name,
         reply_to=locked.reply_to,
         target_segment=locked.target_segment,
+        # The original's frame, not whichever layout is the default now.
+        layout=locked.layout,
     )
     segment = segment_create(
         by=by,

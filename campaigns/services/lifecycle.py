@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.db.models import CharField, Q
@@ -21,8 +21,9 @@ from accounts.models import User
 from campaigns import queue
 from campaigns.content import readable_subject, validate_campaign_content
 from campaigns.engagement import segments_naming
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Layout, RecipientStatus
 from campaigns.selectors import campaign_audience_problem
+from campaigns.services.layouts import layout_default
 from campaigns.services.sending.snapshot import ledger_insert_audience
 from campaigns.services.state_machine import (
     campaign_action_allowed,
@@ -45,7 +46,11 @@ EDITABLE_FIELDS = (
     "reply_to",
     "target_segment",
     "segment",
+    "layout",
+    "archive",
 )
+# `campaign_create(layout=DEFAULT_LAYOUT)`: the layout marked default, if any.
+DEFAULT_LAYOUT: Literal["default"] = "default"
 
 
 def _transition(campaign: Campaign, *, action: str, changes: Mapping[str, Any]) -> Campaign:
@@ -97,10 +102,14 @@ def campaign_create(
     reply_to: str = "",
     target_segment: str = Membership.ALL,
     segment: Segment | None = None,
+    layout: Layout | Literal["default"] | None = DEFAULT_LAYOUT,
+    archive: bool = False,
 ) -> Campaign:
     """A new DRAFT written by `by`; placeholders are checked here (400 naming the field). Without a
-    name, the subject (placeholders as words) names it."""
+    name, the subject (placeholders as words) names it; without a layout, the default one frames it."""
     values = {
+        "layout": layout_default() if layout == DEFAULT_LAYOUT else layout,
+        "archive": archive,
         "name": name,
         "subject": subject,
         "body_html": body_html,
@@ -118,10 +127,14 @@ def campaign_create(
 
 
 def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campaign:
-    """Edit a DRAFT (409 in any other status); the content is re-checked as a whole."""
+    """Edit a DRAFT (409 in any other status); the content is re-checked as a whole. `archive`
+    alone may change until the campaign is sent."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInputError(f"Not editable: {', '.join(sorted(unknown))}.")
+    if set(changes) == {"archive"}:
+        # The one setting that stays open after the draft: whether the archive shows it once sent.
+        return _transition(campaign, action="archive", changes=changes)
     merged = {name: getattr(campaign, name) for name in EDITABLE_FIELDS} | dict(changes)
     _check_content(merged)
     changes = dict(changes)

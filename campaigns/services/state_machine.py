@@ -49,6 +49,8 @@ TRANSITIONS: dict[str, Transition] = {
     # A new draft for those who did (not) open or click: once the campaign has recipients and
     # stopped sending.
     "follow_up": Transition((CampaignStatus.SENT, PAUSED, CampaignStatus.CANCELLED)),
+    # Showing it in the public archive (or not) is decided until it is sent.
+    "archive": Transition((DRAFT, SCHEDULED, SENDING, PAUSED)),
     # The pipeline's own.
     "start_when_due": Transition((SCHEDULED,), SENDING),
     # A scheduled campaign whose audience is empty when it becomes due.

@@ -132,11 +132,13 @@ def test_recipient_personalisation_gives_params_and_one_click_unsubscribe_header
 
     link = personal.params["unsubscribe_url"]
     assert link.startswith("http://testserver/unsubscribe/")
-    assert personal.params | {"unsubscribe_url": ""} == {
+    assert personal.params["web_version_url"].startswith("http://testserver/email/")
+    assert personal.params | {"unsubscribe_url": "", "web_version_url": ""} == {
         "first_name": "Ann",
         "last_name": "Lee",
         "email": "ann@example.com",
         "unsubscribe_url": "",
+        "web_version_url": "",
     }
     assert personal.headers == {
         "List-Unsubscribe": f"<{link}>",

@@ -15,6 +15,7 @@ from rq import SimpleWorker
 
 from accounts.models import MembershipStatus, User
 from accounts.tests.factories import UserFactory
+from campaigns.content import prepare_content
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.services import (
     campaign_cancel,
@@ -469,7 +470,7 @@ def claim_and_abandon(campaign: Campaign, brevo, *, accepted: bool) -> None:
         brevo.fail_next(1, None, path_prefix="smtp/email")  # harmless marker for the log
         message = delivery.brevo_message(
             batch.campaign,
-            delivery.prepare_content(
+            prepare_content(
                 subject=campaign.subject, preheader=campaign.preheader, body_html=campaign.body_html, body_text=""
             ),
             batch.rows,

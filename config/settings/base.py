@@ -199,6 +199,9 @@ TRACKING_EVENT_RETENTION_DAYS = env.int("TRACKING_EVENT_RETENTION_DAYS", default
 # SECRET_KEY cannot change it by accident. Elsewhere SECRET_KEY stands in.
 ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="")
 
+# Title of the public archive of sent campaigns (/archive/) and of its RSS feed.
+ARCHIVE_TITLE = env.str("ARCHIVE_TITLE", default="Newsletter archive")
+
 # Postal address printed in campaign footers (CAN-SPAM and most ESPs require one).
 SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="Example Ltd, 1 Example Street, London")
 

@@ -84,7 +84,7 @@ def api_operation_roles(path: str) -> frozenset[str]:
         return EVERYONE
     if path == "/api/auth/me/" or path.startswith("/api/segments/"):
         return BACK_OFFICE
-    if path.startswith("/api/campaigns/"):
+    if path.startswith(("/api/campaigns/", "/api/layouts/")):
         return ADMIN_ONLY
     raise AssertionError(f"API path {path} is not classified: add it to this test's tables.")
 

@@ -25,11 +25,11 @@ from campaigns.content import (
     Personalisation,
     PreparedContent,
     Recipient,
-    prepare_content,
     recipients_personalisation,
     sender_header,
 )
 from campaigns.models import Campaign
+from campaigns.rendering import campaign_content
 from campaigns.services.sending.claims import Batch
 from campaigns.services.sending.ending import campaign_fail
 from campaigns.services.sending.ledger import (
@@ -108,12 +108,7 @@ def deliver(batch: Batch) -> Outcome:
         return outcome
     batch.rows = sendable
     started = time.perf_counter()
-    content = prepare_content(
-        subject=batch.campaign.subject,
-        preheader=batch.campaign.preheader,
-        body_html=batch.campaign.body_html,
-        body_text=batch.campaign.body_text,
-    )
+    content = campaign_content(batch.campaign)
     outcome.add_time("build", time.perf_counter() - started)
     if brevo_configured():
         _deliver_brevo(batch, content, outcome)

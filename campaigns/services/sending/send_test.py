@@ -11,8 +11,8 @@ from django.core.mail import get_connection
 
 from accounts.models import User
 from brevo import brevo_configured, send_refusal
-from campaigns.content import prepare_content
 from campaigns.models import Campaign
+from campaigns.rendering import campaign_content
 from campaigns.services.sending.delivery import address_problem, brevo_message, local_message, personalise
 from campaigns.services.sending.ledger import LedgerRow
 from core.errors import InvalidInputError, UpstreamError
@@ -32,12 +32,7 @@ def campaign_send_test(*, campaign: Campaign, by: User, emails: Sequence[str]) -
     for address in addresses:
         if address_problem(LedgerRow(0, by.pk, address, "", "")) is not None:
             raise InvalidInputError(f"Not a valid address: {address!r}.", field="emails")
-    content = prepare_content(
-        subject=f"[TEST] {campaign.subject}",
-        preheader=campaign.preheader,
-        body_html=campaign.body_html,
-        body_text=campaign.body_text,
-    )
+    content = campaign_content(campaign, subject=f"[TEST] {campaign.subject}")
     rows = [LedgerRow(0, by.pk, address, by.first_name, by.last_name) for address in addresses]
     try:
         if brevo_configured():

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from campaigns import queue
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.rendering import archive_slug_for, campaign_html
 from campaigns.selectors import campaign_audience
 from campaigns.services.sending.ending import campaign_fail, campaign_finish_if_done
 from campaigns.services.state_machine import (
@@ -79,7 +80,13 @@ def campaign_start(*, campaign_id: int) -> int:
         inserted = 0
         if campaign.audience_frozen_at is None:
             inserted = ledger_insert_audience(campaign=campaign)
-            Campaign.objects.filter(pk=campaign_id).update(audience_frozen_at=timezone.now())
+            # The HTML is frozen with the audience: what every batch sends from now on; the
+            # archive's address too, from the subject that can no longer change.
+            Campaign.objects.filter(pk=campaign_id).update(
+                audience_frozen_at=timezone.now(),
+                sent_html=campaign_html(campaign),
+                archive_slug=campaign.archive_slug or archive_slug_for(campaign),
+            )
             logger.info("campaign %s: audience frozen, %s recipients", campaign_id, inserted)
             if not inserted and not CampaignRecipient.objects.filter(campaign_id=campaign_id).exists():
                 # Everyone left the audience between the click and this job: a failure with

@@ -27,7 +27,7 @@
     if (!page || !form) { return; }
     var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
     var token = csrf ? csrf.value : "";
-    var contentNames = ["subject", "preheader", "body_html", "body_text", "from_name", "from_email", "reply_to"];
+    var contentNames = ["subject", "preheader", "body_html", "body_text", "from_name", "from_email", "reply_to", "layout"];
 
     function field(name) { return form.querySelector("[name=" + name + "]"); }
 
@@ -79,7 +79,10 @@
 
     contentNames.forEach(function (name) {
       var input = field(name);
-      if (input) { input.addEventListener("input", refreshPreview); }
+      if (input) {
+        input.addEventListener("input", refreshPreview);
+        input.addEventListener("change", refreshPreview);  // selects (the layout) in older browsers
+      }
     });
 
     // --- Audience count beside the picker -----------------------------------------------------
