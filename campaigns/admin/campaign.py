@@ -49,10 +49,10 @@ _ACTIONS: dict[str, tuple[Callable[..., Campaign], str]] = {
 # Statuses whose page shows the live progress bar even before the ledger is written.
 _SENDING_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
 # The actions the top bar may offer, in its order; the state machine says which apply.
-_BAR_ACTIONS = ("send", "schedule", "unschedule", "pause", "resume", "cancel", "duplicate")
+_BAR_ACTIONS = ("send", "schedule", "unschedule", "pause", "resume", "cancel", "duplicate", "archive")
 
 CHECKLIST = (
-    ("1. Name", {"fields": ("name",)}),
+    ("1. Name", {"fields": ("name", "archive")}),
     ("2. Audience", {"fields": (("target_segment", "segment"), "reachable_now"), "classes": ("campaign-audience",)}),
     ("3. Sender", {"fields": (("from_name", "from_email"), "sender_as_seen", "reply_to")}),
     (
@@ -67,9 +67,20 @@ REPORT = (
     ("Audience", {"fields": ("audience", "reachable_now")}),
     ("Sender", {"fields": ("sender_as_seen", "reply_to")}),
     ("Content", {"fields": ("subject_as_received", "preheader", "layout", "live_preview")}),
-    ("History", {"fields": ("status", "status_reason", "scheduled_at", "started_at", "sent_at", "created_by")}),
+    (
+        "History",
+        {"fields": ("status", "status_reason", "scheduled_at", "started_at", "sent_at", "created_by", "archive_link")},
+    ),
 )
-_COMPUTED = ("reachable_now", "sender_as_seen", "live_preview", "test_send", "audience", "subject_as_received")
+_COMPUTED = (
+    "reachable_now",
+    "sender_as_seen",
+    "live_preview",
+    "test_send",
+    "audience",
+    "subject_as_received",
+    "archive_link",
+)
 
 
 @admin.register(Campaign)
@@ -136,6 +147,15 @@ class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
             "" if problem else SafeString(" hidden"),
             problem,
         )
+
+    @admin.display(description="Public archive")
+    def archive_link(self, campaign: Campaign) -> SafeString:
+        if not campaign.archive:
+            return format_html("{}", "Not published.")
+        if campaign.status == CampaignStatus.SENT and campaign.archive_slug:
+            url = reverse("archive_detail", args=[campaign.archive_slug])
+            return format_html('Published: <a href="{}">{}</a>', url, url)
+        return format_html("{}", "Published in the archive once sent.")
 
     @admin.display(description="Recipients will see")
     def sender_as_seen(self, campaign: Campaign) -> SafeString:
@@ -305,7 +325,9 @@ class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
 
             return path(f"live/{name}/", self.admin_site.admin_view(method(checked)), name=f"campaigns_campaign_{name}")
 
-        custom = [route(name, getattr(self, f"{name}_view")) for name in ("send", "schedule", "test", "duplicate")]
+        custom = [
+            route(name, getattr(self, f"{name}_view")) for name in ("send", "schedule", "test", "duplicate", "archive")
+        ]
         custom += [route(name, self._transition_view(name)) for name in _ACTIONS]
         custom += [
             page("preview", live.preview, require_POST),
@@ -407,6 +429,18 @@ class CampaignAdmin(EngagementAdminMixin, admin.ModelAdmin):
         for notice in result.notices:
             messages.warning(request, notice)
         return self._back(result.campaign)
+
+    def archive_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        """Publish in the archive once sent, or not: open until the campaign is sent."""
+        campaign = self._campaign_for_action(request, campaign_id)
+        publish = request.POST.get("archive") == "1"
+        done = "It will be published in the archive once sent." if publish else "It stays out of the archive."
+        return self._run(
+            request,
+            campaign,
+            lambda: services.campaign_update(campaign=campaign, changes={"archive": publish}),
+            done,
+        )
 
     def _transition_view(self, name: str) -> Callable[..., HttpResponse]:
         service, done = _ACTIONS[name]

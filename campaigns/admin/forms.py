@@ -50,6 +50,7 @@ class CampaignAdminForm(forms.ModelForm):
             "body_html": "Email (HTML)",
             "body_text": "Plain-text version",
             "layout": "Layout",
+            "archive": "Publish in the archive",
         }
         help_texts = {
             "name": "For staff only, e.g. “Autumn programme 2026”. Empty: made from the subject.",
@@ -62,6 +63,8 @@ class CampaignAdminForm(forms.ModelForm):
             "body_html": "The preview beside it updates as you type. {{ unsubscribe_url }} links to the unsubscribe "
             "page; a footer with it and the postal address is added when missing.",
             "body_text": "Empty: made from the HTML.",
+            "archive": "Once sent, shown on the public archive (/archive/) with the placeholders' defaults, never "
+            "anyone's data. Can be changed until it is sent.",
             "layout": "The frame the email is placed in (header, styles, footer). Empty: the HTML above is the "
             "whole email.",
         }

@@ -7,8 +7,10 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
@@ -147,3 +149,20 @@ def test_archive_is_editable_until_sent_and_then_refused(admin_client_api):
     assert mixed.status_code == 409
     with pytest.raises(StateConflictError):
         campaign_update(campaign=sent, changes={"archive": True})
+
+
+def test_the_admin_button_publishes_until_sent(client: Client, admin_user):
+    client.force_login(admin_user)
+    sending = CampaignFactory(status=CampaignStatus.SENDING)
+    sent = CampaignFactory(status=CampaignStatus.SENT)
+
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[sending.pk])).content.decode()
+    published = client.post(reverse("admin:campaigns_campaign_archive", args=[sending.pk]), {"archive": "1"})
+    refused = client.post(reverse("admin:campaigns_campaign_archive", args=[sent.pk]), {"archive": "1"})
+
+    assert "Publish in the archive once sent" in page
+    sending.refresh_from_db()
+    sent.refresh_from_db()
+    assert (sending.archive, sent.archive) == (True, False)
+    assert [str(m) for m in get_messages(published.wsgi_request)] == ["It will be published in the archive once sent."]
+    assert "Cannot archive a campaign that is sent (SENT)." in [str(m) for m in get_messages(refused.wsgi_request)]
