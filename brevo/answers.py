@@ -154,7 +154,14 @@ def rate_limit_reset(headers: Mapping[str, str]) -> float:
 # The one request the sending path makes (through Anymail's backend).
 SEND_PATH = "POST /smtp/email"
 
-RefusalKind = Literal["rate_limited", "transient", "duplicate", "recipient", "campaign"]
+RefusalKind = Literal["rate_limited", "transient", "duplicate", "recipient", "account", "campaign"]
+
+# The account cannot send now, whatever the message: 402 when its email credits are spent
+# (code `not_enough_credits`), 403 when it or the sender is not allowed to (`permission_denied`,
+# `account_under_validation`, `reseller_permission_denied`). Codes from Brevo's API reference,
+# https://developers.brevo.com/reference/errors (the error code list of its SDKs). Nothing of
+# the request was processed; it can go again unchanged once someone fixes the account.
+ACCOUNT_REFUSALS = (402, 403)
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ class SendRefusal:
     - transient: no answer, or a 5xx: Brevo may not have run it, retry with the same key;
     - duplicate: Brevo already ran a request with this idempotency key (an answer was lost);
     - recipient: a 400 naming message version `version_index`; the others were not sent either;
+    - account: 402 / 403, the account has no credits or may not send: pause, do not fail;
     - campaign: any other refusal, about the campaign itself (sender, key, content).
     """
 
@@ -172,6 +180,8 @@ class SendRefusal:
     detail: str
     reset_seconds: float = DEFAULT_RATE_LIMIT_RESET
     version_index: int | None = None
+    # Brevo's HTTP status; None when no answer came back.
+    status: int | None = None
 
 
 def send_refusal(error: AnymailRequestsAPIError) -> SendRefusal:
@@ -187,12 +197,15 @@ def send_refusal(error: AnymailRequestsAPIError) -> SendRefusal:
     detail = f"Brevo answered {status} {code}: {message}".strip()
     report_trouble(Trouble(rate_limited=status == 429, status=status, where=SEND_PATH, detail=detail))
     if status == 429:
-        return SendRefusal("rate_limited", detail, reset_seconds=max(rate_limit_reset(response.headers), 0.1))
+        reset = max(rate_limit_reset(response.headers), 0.1)
+        return SendRefusal("rate_limited", detail, reset_seconds=reset, status=status)
     if status >= 500:
-        return SendRefusal("transient", detail)
+        return SendRefusal("transient", detail, status=status)
+    if status in ACCOUNT_REFUSALS:
+        return SendRefusal("account", detail, status=status)
     if code == "duplicate_parameter" and "idempotency" in message.lower():
-        return SendRefusal("duplicate", detail)
+        return SendRefusal("duplicate", detail, status=status)
     found = _VERSION_INDEX.search(message)
     if status == 400 and found is not None:
-        return SendRefusal("recipient", detail, version_index=int(found.group(1)))
-    return SendRefusal("campaign", detail)
+        return SendRefusal("recipient", detail, version_index=int(found.group(1)), status=status)
+    return SendRefusal("campaign", detail, status=status)

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from campaigns import queue
-from campaigns.services import lifecycle, reports, retention, sending, tracking
+from campaigns.services import lifecycle, notices, reports, retention, sending, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,11 @@ def campaign_retry_batch(campaign_id: int, batch_key: str, continue_chain: bool 
     return sending.campaign_retry_batch(
         campaign_id=campaign_id, batch_key=uuid.UUID(batch_key), continue_chain=continue_chain
     )
+
+
+def campaign_hold_notify(campaign_id: int) -> bool:
+    """Email the creator of a campaign that Brevo's refusal paused."""
+    return notices.campaign_hold_notify(campaign_id=campaign_id)
 
 
 def campaigns_watchdog() -> dict[str, object]:

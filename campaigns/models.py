@@ -112,6 +112,10 @@ class Campaign(models.Model):
     recipients_total = models.PositiveIntegerField(default=0, help_text="Ledger rows written when sending began.")
     # Refreshed each time a batch is claimed: a SENDING campaign that stays quiet has lost its jobs.
     last_claim_at = models.DateTimeField(null=True, blank=True)
+    # Set while the sending pace holds it back (a cap reached, quiet hours): it stays SENDING and
+    # its batch jobs come back at this time by themselves; cleared by the next claim.
+    waiting_until = models.DateTimeField(null=True, blank=True)
+    waiting_for = models.CharField(max_length=32, blank=True, help_text="the hourly cap, the daily cap, quiet hours")
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="campaigns_created"
@@ -351,3 +355,46 @@ class BrevoIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}: {self.where}"
+
+
+class SendingPace(models.Model):
+    """The sending pace as admins set it at run time: one row (pk 1). Empty fields follow the
+    environment (SENDING_MAX_PER_HOUR, SENDING_MAX_PER_DAY, SENDING_QUIET_HOURS)."""
+
+    max_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Messages accepted per clock hour, all campaigns together. 0: no cap."
+    )
+    max_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Messages accepted per day (site time zone). 0: no cap."
+    )
+    quiet_from = models.TimeField(null=True, blank=True, help_text="No batch starts from this time…")
+    quiet_until = models.TimeField(null=True, blank=True, help_text="…until this one (site time zone).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "sending pace"
+        verbose_name_plural = "sending pace"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="sending_pace_single_row")]
+
+    def __str__(self) -> str:
+        return "Sending pace"
+
+
+class SendingWindow(models.TextChoices):
+    HOUR = "HOUR", "Hour"
+    DAY = "DAY", "Day"
+
+
+class SendingBudget(models.Model):
+    """Messages claimed for sending in one hour or day, across every worker and machine: the
+    claim of a batch locks its window's rows, so two workers cannot both spend the last of it."""
+
+    window = models.CharField(max_length=8, choices=SendingWindow.choices)
+    starts_at = models.DateTimeField()
+    used = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["window", "starts_at"], name="sending_budget_window_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.window} {self.starts_at:%Y-%m-%d %H:%M}: {self.used}"

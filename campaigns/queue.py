@@ -24,6 +24,7 @@ CAMPAIGN_START = "campaigns.jobs.campaign_start"
 CAMPAIGN_START_WHEN_DUE = "campaigns.jobs.campaign_start_when_due"
 CAMPAIGN_SEND_BATCH = "campaigns.jobs.campaign_send_batch"
 CAMPAIGN_RETRY_BATCH = "campaigns.jobs.campaign_retry_batch"
+CAMPAIGN_HOLD_NOTICE = "campaigns.jobs.campaign_hold_notify"
 TRACKING_EVENTS_PROCESS = "campaigns.jobs.tracking_events_process"
 TRACKING_EVENTS_PRUNE = "campaigns.jobs.tracking_events_prune"
 CAMPAIGN_REPORT_REFRESH = "campaigns.jobs.campaign_report_refresh"
@@ -51,9 +52,14 @@ def enqueue_campaign_start_when_due(campaign_id: int, *, at: datetime) -> None:
     enqueue_after_commit(CAMPAIGN_START_WHEN_DUE, campaign_id, at=at)
 
 
-def enqueue_campaign_send_batch(campaign_id: int, *, after_id: int = 0) -> None:
-    """The next batch of a chain, claimed after ledger row `after_id`."""
-    enqueue_after_commit(CAMPAIGN_SEND_BATCH, campaign_id, after_id)
+def enqueue_campaign_send_batch(campaign_id: int, *, after_id: int = 0, at: datetime | None = None) -> None:
+    """The next batch of a chain, claimed after ledger row `after_id` (at `at`: the pace's wait)."""
+    enqueue_after_commit(CAMPAIGN_SEND_BATCH, campaign_id, after_id, at=at)
+
+
+def enqueue_campaign_hold_notice(campaign_id: int) -> None:
+    """Tell the campaign's creator by email that Brevo's refusal paused it."""
+    enqueue_after_commit(CAMPAIGN_HOLD_NOTICE, campaign_id)
 
 
 def enqueue_campaign_retry_batch(

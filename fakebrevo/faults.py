@@ -16,6 +16,14 @@ from fakebrevo.protocol import Response
 RATE_LIMIT = 10
 
 
+# Account-level refusals in Brevo's words (its API reference's error codes,
+# https://developers.brevo.com/reference/errors): out of credits, not allowed to send.
+ACCOUNT_REFUSALS = {
+    402: ("not_enough_credits", "You do not have enough credits to send this email"),
+    403: ("permission_denied", "Sender is not allowed to send emails"),
+}
+
+
 @dataclass
 class Fault:
     """What goes wrong with one request. `status` None means "answer normally"."""
@@ -51,6 +59,9 @@ class Fault:
                     "x-sib-ratelimit-reset": str(self.reset_seconds),
                 },
             )
+        if status in ACCOUNT_REFUSALS:
+            code, message = ACCOUNT_REFUSALS[status]
+            return Response(status, {"code": code, "message": message})
         return Response(status, {"code": "internal_error", "message": "Internal server error"})
 
 

@@ -38,8 +38,21 @@ def _require_email(value: Any, where: str) -> str:
     return value
 
 
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class TransactionalApi:
-    """Accepted messages and remembered idempotency keys; read and written under `lock`."""
+    """Accepted messages and remembered idempotency keys; read and written under `lock`.
+
+    Two account-level limits can be played: email credits (`set_credits`; a send needing more
+    than are left is refused whole with 402 `not_enough_credits`, as Brevo's error codes name it,
+    https://developers.brevo.com/reference/errors; whether Brevo sends part of such a request is
+    not documented, so the fake takes the strict reading and sends none of it), and an account
+    that may not send (`forbid_sending`: 403 `permission_denied`, same list). Accepted recipients
+    are also counted per hour of `clock` (`accepted_per_hour`), so a test can check a sending cap
+    with a clock it moves itself.
+    """
 
     lock: threading.RLock
     # For million-recipient benchmarks: keep how many times each address was accepted, not every
@@ -55,6 +68,34 @@ class TransactionalApi:
         self.messages = []
         self.accepted_counts = Counter()
         self._idempotency = {}
+        self.clock: Callable[[], datetime] = system_clock
+        self._accepted_by_hour: Counter[datetime] = Counter()
+        self._credits: int | None = None
+        self._forbidden: str | None = None
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        """Count accepted messages per hour of `clock` (an aware datetime) instead of the system's."""
+        with self.lock:
+            self.clock = clock
+
+    def accepted_per_hour(self) -> dict[datetime, int]:
+        """Recipients accepted in each hour (UTC hour starts, by `clock`), in time order."""
+        with self.lock:
+            return dict(sorted(self._accepted_by_hour.items()))
+
+    def set_credits(self, credits: int | None) -> None:
+        """Email credits left on the account (one per recipient); None: unlimited."""
+        with self.lock:
+            self._credits = credits
+
+    def credits_left(self) -> int | None:
+        with self.lock:
+            return self._credits
+
+    def forbid_sending(self, message: str | None = "Sender is not allowed to send emails") -> None:
+        """Refuse every send with 403 permission_denied and `message` (None: allow again)."""
+        with self.lock:
+            self._forbidden = message
 
     def _transactional_routes(self) -> list[Route]:
         return [("POST", r"/v3/smtp/email", self._send_email)]
@@ -96,10 +137,23 @@ class TransactionalApi:
             raise invalid("params must be an object")
 
         versions = self._versions_argument(body, global_params)
+        if self._forbidden is not None:
+            raise BrevoError(403, "permission_denied", self._forbidden)
+        needed = sum(len(version["to"]) for version in versions)
+        if self._credits is not None and needed > self._credits:
+            raise BrevoError(
+                402,
+                "not_enough_credits",
+                f"You do not have enough credits to send this email (required: {needed}, available: {self._credits})",
+            )
         key = headers.get("idempotencyKey")
         if key is not None:
             self._claim_idempotency_key(key)
 
+        if self._credits is not None:
+            self._credits -= needed
+        hour = self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        self._accepted_by_hour[hour] += needed
         message_ids = []
         for version in versions:
             message_id = self._next_message_id()

@@ -47,6 +47,17 @@ class CampaignProgressSerializer(serializers.Serializer[dict[str, Any]]):
     started_at = serializers.DateTimeField(allow_null=True)
     sent_at = serializers.DateTimeField(allow_null=True)
     measured_at = serializers.DateTimeField()
+    waiting_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="While the sending pace holds the campaign back (a cap, quiet hours): when it goes on by itself.",
+    )
+    waiting_for = serializers.CharField(
+        allow_blank=True, help_text='What it waits for: "the hourly cap", "the daily cap", "quiet hours"; "" if not.'
+    )
+    note = serializers.CharField(
+        allow_blank=True,
+        help_text='"Waiting for the hourly cap until 14:00.", or why it is paused or failed; "" otherwise.',
+    )
 
 
 class CampaignProgressView(APIView):

@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from core import clock
 
 # Statuses in which the numbers can still move; the widget polls only while a campaign is in one.
 LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
@@ -47,6 +48,12 @@ class Progress:
     started_at: datetime | None
     sent_at: datetime | None
     measured_at: datetime
+    # Set while the sending pace holds a SENDING campaign back (a cap reached, quiet hours).
+    waiting_until: datetime | None
+    waiting_for: str
+    # What the campaign is doing when the numbers alone do not say: "Waiting for the hourly cap
+    # until 14:00.", or why it is paused or failed.
+    note: str
 
 
 def _samples_key(campaign_id: int) -> str:
@@ -98,6 +105,7 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> Pro
     rate = _rate(campaign, now)
     eta = round(remaining / rate) if rate and remaining else (0 if not remaining and total else None)
     live = campaign.status in LIVE_STATUSES
+    waiting_until = campaign.waiting_until if campaign.status == CampaignStatus.SENDING else None
     return Progress(
         campaign_id=campaign.pk,
         status=campaign.status,
@@ -115,4 +123,17 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> Pro
         started_at=campaign.started_at,
         sent_at=campaign.sent_at,
         measured_at=now,
+        waiting_until=waiting_until,
+        waiting_for=campaign.waiting_for if waiting_until else "",
+        note=waiting_note(waiting_until=waiting_until, waiting_for=campaign.waiting_for) or campaign.status_reason,
     )
+
+
+def waiting_note(*, waiting_until: datetime | None, waiting_for: str, now: datetime | None = None) -> str:
+    """ "Waiting for the hourly cap until 14:00" in the current time zone ("" when not waiting)."""
+    if waiting_until is None or not waiting_for:
+        return ""
+    local = timezone.localtime(waiting_until)
+    today = timezone.localtime(now or clock.now()).date()
+    when = f"{local:%H:%M}" if local.date() == today else f"{local:%a %d %b %H:%M}"
+    return f"Waiting for {waiting_for} until {when}."

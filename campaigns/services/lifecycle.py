@@ -272,8 +272,13 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
 
 @transaction.atomic
 def campaign_resume(*, campaign: Campaign) -> Campaign:
-    """PAUSED -> SENDING, and the batch chains start again."""
-    campaign = _transition(campaign, action="resume", changes={"last_claim_at": timezone.now()})
+    """PAUSED -> SENDING, and the batch chains start again (a pause Brevo caused included: its
+    reason is cleared, and its recipients, still pending, go out now)."""
+    campaign = _transition(
+        campaign,
+        action="resume",
+        changes={"last_claim_at": timezone.now(), "status_reason": "", "waiting_until": None, "waiting_for": ""},
+    )
     queue.enqueue_campaign_start(campaign.pk)
     return campaign
 

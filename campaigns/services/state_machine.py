@@ -60,6 +60,8 @@ TRANSITIONS: dict[str, Transition] = {
     "finish": Transition((SENDING,), CampaignStatus.SENT),
     # A campaign-level refusal (say Brevo refuses the sender).
     "fail": Transition((SENDING, PAUSED), CampaignStatus.FAILED),
+    # The account cannot send (Brevo's 402 / 403): paused with the reason until staff resume.
+    "hold": Transition((SENDING,), PAUSED),
     # Operators may send more of a campaign that has a ledger: running ones just get more
     # pending rows, finished ones are reopened. Drafts have no ledger; cancelled ones were
     # stopped on purpose.

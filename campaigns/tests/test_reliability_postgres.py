@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, CampaignStatus, RecipientStatus
-from campaigns.services import campaign_send, campaign_start, campaigns_watchdog
+from campaigns.services import campaign_resume, campaign_send, campaign_start, campaigns_watchdog
+from campaigns.tests import pace_clock
 from campaigns.tests.factories import CampaignFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -178,3 +179,99 @@ def test_concurrent_start_jobs_freeze_the_audience_once(admin_user, audience):
 
     campaign.refresh_from_db()
     assert campaign.recipients.count() == campaign.recipients_total == 51
+
+
+# --- The sending pace and Brevo's account refusals, across worker processes -------------------
+
+
+def campaign_messages(brevo, campaign: Campaign) -> Counter:
+    """How many times Brevo accepted the campaign for each address (notices to staff left out)."""
+    tag = f"campaign-{campaign.pk}"
+    with brevo.lock:
+        return Counter(message["to"] for message in brevo.messages if tag in message["tags"])
+
+
+@pytest.fixture
+def shared_clock(tmp_path, monkeypatch, settings, brevo):
+    """One clock for the test, its workers and the fake Brevo's per-hour counts, moved by hand."""
+    monkeypatch.setenv(pace_clock.FILE_VARIABLE, str(tmp_path / "clock"))
+    settings.SENDING_CLOCK = pace_clock.PATH
+    pace_clock.set_now(datetime(2030, 3, 5, 13, 10, tzinfo=UTC))
+    brevo.set_clock(pace_clock.now)
+    return {"SENDING_CLOCK": pace_clock.PATH, pace_clock.FILE_VARIABLE: str(tmp_path / "clock")}
+
+
+def test_two_workers_keep_to_the_hourly_cap_and_go_on_each_hour(
+    brevo, spawn_worker, admin_user, audience, shared_clock, settings
+):
+    audience(59)
+    # Slow answers now and then, so the two workers' batches interleave around the cap.
+    brevo.fail_randomly(0.0, path_prefix="smtp/email", delay_rate=0.3, delay=0.05, seed=5)
+    settings.SENDING_MAX_PER_HOUR = 25
+    campaign = CampaignFactory()
+    campaign_send(campaign=campaign, by=admin_user)
+    worker_settings = {
+        "CAMPAIGN_BATCH_SIZE": 4,
+        "CAMPAIGN_SEND_CONCURRENCY": 4,
+        "SENDING_MAX_PER_HOUR": 25,
+        **shared_clock,
+    }
+    start = pace_clock.now()
+
+    for hour in range(3):
+        workers = [spawn_worker(**worker_settings) for _ in range(2)]
+        for worker in workers:
+            assert worker.wait(timeout=180) == 0
+        campaign.refresh_from_db()
+        assert campaign.recipient_count == min(25 * (hour + 1), 60)
+        if hour < 2:
+            # Both workers stopped at the cap together; the campaign waits, still SENDING.
+            assert (campaign.status, campaign.waiting_for) == (CampaignStatus.SENDING, "the hourly cap")
+            assert campaign.waiting_until == start.replace(minute=0) + timedelta(hours=hour + 1)
+            pace_clock.set_now(campaign.waiting_until + timedelta(seconds=1))
+            # Its batch jobs wait in RQ's scheduler for that time; the watchdog gets there first here.
+            stale = timedelta(seconds=settings.CAMPAIGN_STALE_SECONDS + 1)
+            assert campaigns_watchdog(now=pace_clock.now() + stale).restarted_campaigns == [campaign.pk]
+
+    assert campaign.status == CampaignStatus.SENT
+    assert list(brevo.accepted_per_hour().values()) == [25, 25, 10]
+    assert set(campaign_messages(brevo, campaign).values()) == {1}
+    assert_each_recipient_once(brevo, campaign)
+
+
+def test_a_402_across_workers_pauses_and_a_resume_sends_the_rest_once(
+    brevo, spawn_worker, admin_user, audience, tmp_path
+):
+    audience(29)
+    brevo.set_credits(10)
+    brevo.fail_randomly(0.0, path_prefix="smtp/email", delay_rate=0.3, delay=0.05, seed=7)
+    campaign = CampaignFactory(created_by=admin_user)
+    campaign_send(campaign=campaign, by=admin_user)
+    worker_settings = {"CAMPAIGN_BATCH_SIZE": 4, "CAMPAIGN_SEND_CONCURRENCY": 4, "OUTBOX_DIR": str(tmp_path)}
+
+    for worker in [spawn_worker(**worker_settings) for _ in range(2)]:
+        assert worker.wait(timeout=180) == 0
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "no email credits left" in campaign.status_reason
+    # Whole batches of 4 went out while credits lasted (10 -> 6 -> 2); nobody failed.
+    assert Counter(campaign.recipients.values_list("status", flat=True)) == {
+        RecipientStatus.SENT: 8,
+        RecipientStatus.PENDING: 22,
+    }
+    # The notice to the creator: accepted by Brevo with the last credits, or in the outbox.
+    notices = [message for message in brevo.messages if message["subject"].startswith("Campaign paused")]
+    assert len(notices) + len(list(tmp_path.glob("*.eml"))) == 1
+
+    brevo.set_credits(None)
+    campaign_resume(campaign=campaign)
+    for worker in [spawn_worker(**worker_settings) for _ in range(2)]:
+        assert worker.wait(timeout=180) == 0
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    assert Counter(campaign.recipients.values_list("status", flat=True)) == {RecipientStatus.SENT: 30}
+    accepted = campaign_messages(brevo, campaign)
+    assert set(accepted.values()) == {1}
+    assert set(accepted) == set(campaign.recipients.values_list("email", flat=True))

@@ -115,7 +115,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The site's time zone: the archive's dates, the sending pace's days and quiet hours.
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -168,6 +169,8 @@ if ANYMAIL_WEBHOOK_SECRET:
 # No ESP configured: every message becomes one .eml file under OUTBOX_DIR. The key alone decides
 # (brevo.brevo_configured), for sending and for lists alike.
 EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend" if BREVO_API_KEY else "config.mail.OutboxEmailBackend"
+# Where a notice to staff goes when the mail backend refuses it (Brevo out of credits, say).
+NOTICE_FALLBACK_EMAIL_BACKEND = "config.mail.OutboxEmailBackend"
 
 # --- Campaign sending (campaigns/services/sending/) ------------------------------------------
 # Recipients per Brevo request and per batch job. Brevo takes at most 1,000 message versions per
@@ -198,6 +201,16 @@ TRACKING_EVENT_RETENTION_DAYS = env.int("TRACKING_EVENT_RETENTION_DAYS", default
 # change, or erased people could be emailed again: production requires it, so rotating
 # SECRET_KEY cannot change it by accident. Elsewhere SECRET_KEY stands in.
 ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="")
+
+# --- Sending pace (campaigns/services/sending/pace.py) -------------------------------------------
+# Messages accepted across all campaigns per clock hour and per day in TIME_ZONE (0: no cap).
+# Admins may override them at run time (the "Sending pace" row in the admin).
+SENDING_MAX_PER_HOUR = env.int("SENDING_MAX_PER_HOUR", default=0)
+SENDING_MAX_PER_DAY = env.int("SENDING_MAX_PER_DAY", default=0)
+# No batch starts in this window of TIME_ZONE's clock, e.g. "21:00-08:00" (empty: none).
+SENDING_QUIET_HOURS = env.str("SENDING_QUIET_HOURS", default="")
+# The function the pace reads the time from (core/clock.py); tests give a controllable one.
+SENDING_CLOCK = env.str("SENDING_CLOCK", default="django.utils.timezone.now")
 
 # Title of the public archive of sent campaigns (/archive/) and of its RSS feed.
 ARCHIVE_TITLE = env.str("ARCHIVE_TITLE", default="Newsletter archive")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -184,3 +185,51 @@ def test_a_refused_request_does_not_use_up_its_key(fake: FakeBrevo, brevo: Clien
     error(brevo("POST", "smtp/email", bad), 400, "invalid_parameter")
 
     assert brevo("POST", "smtp/email", email_body(headers={"idempotencyKey": "k-2"})).status_code == 201
+
+
+# --- Account limits: credits, an account not allowed to send, accepted messages per hour ------
+
+
+def test_a_send_needing_more_credits_than_are_left_is_refused_whole(fake: FakeBrevo, brevo: Client) -> None:
+    fake.set_credits(3)
+    two = email_body(messageVersions=versions(2))
+    del two["to"]
+
+    assert brevo("POST", "smtp/email", two).status_code == 201
+    message = error(brevo("POST", "smtp/email", two), 402, "not_enough_credits")
+
+    assert "required: 2, available: 1" in message
+    assert fake.accepted_emails() == ["user0@example.com", "user1@example.com"]
+    assert fake.credits_left() == 1
+
+
+def test_an_account_not_allowed_to_send_gets_403(fake: FakeBrevo, brevo: Client) -> None:
+    fake.forbid_sending("Sender news@example.com is not valid")
+
+    error(brevo("POST", "smtp/email", email_body()), 403, "permission_denied")
+    fake.forbid_sending(None)
+
+    assert brevo("POST", "smtp/email", email_body()).status_code == 201
+    assert len(fake.accepted_emails()) == 1
+
+
+def test_accepted_recipients_are_counted_per_hour_of_the_fakes_clock(fake: FakeBrevo, brevo: Client) -> None:
+    moments = iter([datetime(2030, 1, 1, 13, 59, tzinfo=UTC), datetime(2030, 1, 1, 14, 0, 5, tzinfo=UTC)])
+    now = next(moments)
+    fake.set_clock(lambda: now)
+    brevo("POST", "smtp/email", email_body())
+    now = next(moments)
+    brevo("POST", "smtp/email", email_body(to=[{"email": "a@example.com"}, {"email": "b@example.com"}]))
+
+    assert fake.accepted_per_hour() == {
+        datetime(2030, 1, 1, 13, tzinfo=UTC): 1,
+        datetime(2030, 1, 1, 14, tzinfo=UTC): 2,
+    }
+
+
+@pytest.mark.parametrize(("status", "code"), [(402, "not_enough_credits"), (403, "permission_denied")])
+def test_injected_account_refusals_speak_brevos_codes(fake: FakeBrevo, brevo: Client, status: int, code: str) -> None:
+    fake.fail_next(1, status, path_prefix="smtp/email")
+
+    error(brevo("POST", "smtp/email", email_body()), status, code)
+    assert fake.messages == []

@@ -43,6 +43,9 @@
   }
 
   function stateText(progress) {
+    if (progress.note && progress.live) {
+      return progress.note;  // waiting for the pace, or why it is paused
+    }
     if (!progress.live) {
       return "Done: " + progress.status.toLowerCase() + ".";
     }

@@ -14,7 +14,7 @@ from django.utils import timezone
 from brevo import brevo_configured
 from campaigns import queue
 from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
-from campaigns.services.sending.claims import Batch, batch_claim
+from campaigns.services.sending.claims import Batch, Waiting, batch_claim
 from campaigns.services.sending.delivery import Outcome, deliver
 from campaigns.services.sending.ending import campaign_finish_if_done
 from campaigns.services.sending.ledger import batch_rows, ledger_mark_unknown
@@ -32,6 +32,13 @@ def campaign_send_batch(*, campaign_id: int, after_id: int = 0) -> int | None:
     """
     batch = batch_claim(campaign_id=campaign_id, after_id=after_id)
     if batch is None:
+        return None
+    if isinstance(batch, Waiting):
+        # Held back by the pace: the chain comes back when the window opens (the campaign's
+        # last recipients may have gone out just before the cap: then it is done instead).
+        if not campaign_finish_if_done(campaign_id=campaign_id):
+            logger.info("campaign %s waits for %s until %s", campaign_id, batch.waiting_for, batch.until)
+            queue.enqueue_campaign_send_batch(campaign_id, after_id=after_id, at=batch.until)
         return None
     if not batch.rows:
         if after_id:
@@ -72,6 +79,7 @@ def campaign_retry_batch(*, campaign_id: int, batch_key: uuid.UUID, continue_cha
                 key=batch_key,
                 rows=batch_rows(batch_key),
                 first_claimed_at=first_claimed,
+                retried=True,
             )
             handled = len(batch.rows)
             outcome = deliver(batch)

@@ -1,4 +1,5 @@
-"""Claiming a batch: up to CAMPAIGN_BATCH_SIZE pending rows of a SENDING campaign, under a new key."""
+"""Claiming a batch: up to CAMPAIGN_BATCH_SIZE pending rows of a SENDING campaign, under a new key,
+within what the sending pace allows (`pace`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from django.utils import timezone
 from accounts.models import User
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.services.sending.ledger import ROW_FIELDS, LedgerRow, batch_rows
+from campaigns.services.sending.pace import pace_allow, pace_spend
 from campaigns.services.unsubscribe import DROPPED_AT_CLAIM, ledger_drop_unreachable
+from core import clock
 from segments.selectors import reachable_users
 
 
@@ -27,36 +30,62 @@ class Batch:
     rows: list[LedgerRow]
     first_claimed_at: datetime | None = None
     claim_seconds: float = 0.0
+    # The pace's hour and day the batch was counted in, to give back what is not sent.
+    budget_windows: tuple[datetime, datetime] | None = None
+    # Sent again under its key after an attempt whose outcome is unknown (the watchdog's retry).
+    retried: bool = False
 
 
-def batch_claim(*, campaign_id: int, after_id: int) -> Batch | None:
-    """Claim up to CAMPAIGN_BATCH_SIZE pending recipients under a new key, or None if the
-    campaign is not SENDING (paused, cancelled: nothing is claimed after that)."""
+@dataclass(frozen=True)
+class Waiting:
+    """The pace holds the campaign back: nothing claimed, come back at `until`."""
+
+    until: datetime
+    waiting_for: str
+
+
+def batch_claim(*, campaign_id: int, after_id: int) -> Batch | Waiting | None:
+    """Claim up to CAMPAIGN_BATCH_SIZE pending recipients under a new key (fewer when the pace's
+    budget has less left), Waiting when the pace allows none now, or None if the campaign is not
+    SENDING (paused, cancelled: nothing is claimed after that)."""
     key = uuid.uuid4()
     now = timezone.now()
     started = time.perf_counter()
     with transaction.atomic():
         # The campaign row is updated (locked) first: a pause or cancel committed before this
         # point is seen, and one arriving now waits for this short transaction.
-        if not Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(last_claim_at=now):
+        sending = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING)
+        if not sending.update(last_claim_at=now, waiting_until=None, waiting_for=""):
             return None
+        allowance = pace_allow(want=settings.CAMPAIGN_BATCH_SIZE, now=clock.now())
+        if allowance.wait_until is not None:
+            sending.update(waiting_until=allowance.wait_until, waiting_for=allowance.waiting_for)
+            return Waiting(until=allowance.wait_until, waiting_for=allowance.waiting_for)
         claim_window = _claim_window_postgresql if connection.vendor == "postgresql" else _claim_window_portable
         rows: list[LedgerRow] = []
         while not rows:
             # Whoever opted out or was suppressed since the audience was frozen is dropped at
             # claim, the last moment before Brevo; a window holding only such rows moves on.
-            window_end, rows = claim_window(campaign_id=campaign_id, after_id=after_id, key=key, now=now)
+            window_end, rows = claim_window(
+                campaign_id=campaign_id, after_id=after_id, key=key, now=now, limit=allowance.count
+            )
             if window_end is None:
                 break
             after_id = window_end
+        pace_spend(windows=allowance.windows, count=len(rows))
     campaign = Campaign.objects.get(pk=campaign_id)
     return Batch(
-        campaign=campaign, key=key, rows=rows, first_claimed_at=now, claim_seconds=time.perf_counter() - started
+        campaign=campaign,
+        key=key,
+        rows=rows,
+        first_claimed_at=now,
+        claim_seconds=time.perf_counter() - started,
+        budget_windows=allowance.windows,
     )
 
 
 def _claim_window_portable(
-    *, campaign_id: int, after_id: int, key: uuid.UUID, now: datetime
+    *, campaign_id: int, after_id: int, key: uuid.UUID, now: datetime, limit: int
 ) -> tuple[int | None, list[LedgerRow]]:
     """Claim the reachable rows of the next window of pending rows after `after_id`; returns the
     window's last id (None when nothing is pending there) and the rows claimed, in id order."""
@@ -64,7 +93,7 @@ def _claim_window_portable(
         CampaignRecipient.objects.select_for_update(skip_locked=True)
         .filter(campaign_id=campaign_id, status=RecipientStatus.PENDING, id__gt=after_id)
         .order_by("id")
-        .values_list("id", flat=True)[: settings.CAMPAIGN_BATCH_SIZE]
+        .values_list("id", flat=True)[:limit]
     )
     if not window:
         return None, []
@@ -83,7 +112,7 @@ def _claim_window_portable(
 
 
 def _claim_window_postgresql(
-    *, campaign_id: int, after_id: int, key: uuid.UUID, now: datetime
+    *, campaign_id: int, after_id: int, key: uuid.UUID, now: datetime, limit: int
 ) -> tuple[int | None, list[LedgerRow]]:
     """`_claim_window_portable` in one statement: lock the window (SKIP LOCKED), check each row's
     person with `reachable_users`, cancel the unreachable rows and claim the others, returning
@@ -119,7 +148,7 @@ def _claim_window_postgresql(
         campaign_id,
         RecipientStatus.PENDING.value,
         after_id,
-        settings.CAMPAIGN_BATCH_SIZE,
+        limit,
         *reachable_params,
         RecipientStatus.CANCELLED.value,
         DROPPED_AT_CLAIM,

@@ -20,7 +20,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.validators import validate_email
 
-from brevo import brevo_configured, send_refusal
+from brevo import SendRefusal, brevo_configured, send_refusal
 from campaigns.content import (
     Personalisation,
     PreparedContent,
@@ -31,14 +31,16 @@ from campaigns.content import (
 from campaigns.models import Campaign
 from campaigns.rendering import campaign_content
 from campaigns.services.sending.claims import Batch
-from campaigns.services.sending.ending import campaign_fail
+from campaigns.services.sending.ending import campaign_fail, campaign_hold
 from campaigns.services.sending.ledger import (
     LedgerRow,
     ledger_record_failed,
     ledger_record_sent,
     ledger_rekey,
+    ledger_release,
     ledger_touch,
 )
+from campaigns.services.sending.pace import pace_refund
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,15 @@ class Outcome:
         }
 
 
+def account_refusal_reason(refusal: SendRefusal) -> str:
+    """Why an account-level refusal paused a campaign, in words staff can act on."""
+    if refusal.status == 402:
+        what = "the Brevo account has no email credits left"
+    else:
+        what = "Brevo does not allow this account or sender to send"
+    return f"Paused: {what} ({refusal.detail}). Nothing was lost: resume once the account is fixed."
+
+
 def address_problem(row: LedgerRow) -> str | None:
     if row.user_id is None:
         return "The user was deleted after sending began."
@@ -103,7 +114,9 @@ def deliver(batch: Batch) -> Outcome:
         else:
             refused.append((row.id, problem))
     if refused:
-        outcome.failed += ledger_record_failed(batch.key, refused)
+        failed = ledger_record_failed(batch.key, refused)
+        outcome.failed += failed
+        pace_refund(windows=batch.budget_windows, count=failed)
     if not sendable:
         return outcome
     batch.rows = sendable
@@ -225,17 +238,32 @@ def _deliver_brevo(batch: Batch, content: PreparedContent, outcome: Outcome) -> 
                 and refusal.version_index < len(batch.rows)
             ):
                 bad = batch.rows[refusal.version_index]
-                outcome.failed += ledger_record_failed(batch.key, [(bad.id, refusal.detail)])
+                failed = ledger_record_failed(batch.key, [(bad.id, refusal.detail)])
+                outcome.failed += failed
+                pace_refund(windows=batch.budget_windows, count=failed)
                 batch.rows = [row for row in batch.rows if row.id != bad.id]
                 # Brevo refused the whole request, so nothing of it was sent: the others go again
                 # under a new key (the old one may now be remembered by Brevo as used).
                 batch.key = ledger_rekey(batch.key)
                 tries = 0
                 continue
+            if refusal.kind == "account":
+                campaign_hold(campaign_id=batch.campaign.pk, reason=account_refusal_reason(refusal))
+                if tries or batch.retried:
+                    # An earlier try under this key got no answer, so Brevo may have run it: the
+                    # batch keeps its key for the watchdog (a duplicate answer if it ran, UNKNOWN
+                    # once the key expires) and is never sent again under a new one.
+                    ledger_touch(batch.key, refusal.detail)
+                    outcome.abandoned = True
+                    return
+                # Brevo processed nothing: the rows wait, PENDING, for staff to resume the campaign.
+                released = ledger_release(batch.key, f"Not sent yet: {refusal.detail}")
+                pace_refund(windows=batch.budget_windows, count=released)
+                return
             campaign_fail(campaign_id=batch.campaign.pk, reason=refusal.detail)
-            outcome.failed += ledger_record_failed(
-                batch.key, [(row.id, f"Not sent: {refusal.detail}") for row in batch.rows]
-            )
+            failed = ledger_record_failed(batch.key, [(row.id, f"Not sent: {refusal.detail}") for row in batch.rows])
+            outcome.failed += failed
+            pace_refund(windows=batch.budget_windows, count=failed)
             return
 
 

@@ -1,4 +1,5 @@
-"""How a sending campaign ends: SENT once nothing is left to send, FAILED on a campaign-level fault."""
+"""How a sending campaign stops: SENT once nothing is left to send, FAILED on a campaign-level
+fault, PAUSED (held) when the Brevo account cannot send until someone fixes it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from campaigns import queue
 from campaigns.models import CampaignRecipient, RecipientStatus
 from campaigns.services.state_machine import campaign_transition
 
@@ -44,3 +46,19 @@ def campaign_fail(*, campaign_id: int, reason: str) -> bool:
             status=RecipientStatus.FAILED, last_error=f"Not sent: the campaign failed. {reason}"
         )
     return failed
+
+
+@transaction.atomic
+def campaign_hold(*, campaign_id: int, reason: str) -> bool:
+    """SENDING -> PAUSED because the account cannot send (no credits, sender or account not
+    allowed): no recipient fails, the creator is told by email, and staff resume it once the
+    account is fixed. True for the one call that paused it (so one notice goes out)."""
+    held = campaign_transition(
+        campaign_id=campaign_id,
+        action="hold",
+        changes={"status_reason": reason, "waiting_until": None, "waiting_for": ""},
+    )
+    if held:
+        logger.warning("campaign %s paused: %s", campaign_id, reason)
+        queue.enqueue_campaign_hold_notice(campaign_id)
+    return held

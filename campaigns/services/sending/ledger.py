@@ -52,6 +52,14 @@ def ledger_rekey(key: uuid.UUID) -> uuid.UUID:
     return new_key
 
 
+def ledger_release(key: uuid.UUID, reason: str) -> int:
+    """Rows of a batch Brevo refused whole without processing it: PENDING again, keyless, so a
+    later claim sends them under a new key. Returns the rows released."""
+    return CampaignRecipient.objects.filter(batch_key=key, status=RecipientStatus.SENDING).update(
+        status=RecipientStatus.PENDING, batch_key=None, claimed_at=None, attempted_at=None, last_error=reason[:2000]
+    )
+
+
 def ledger_record_failed(key: uuid.UUID, failures: Sequence[tuple[int, str]]) -> int:
     count = 0
     with transaction.atomic():

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Min, Q
-from django.utils import timezone
 
 from brevo import brevo_configured
 from campaigns import queue
@@ -15,6 +14,7 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Recipi
 from campaigns.services.sending.batches import idempotency_window
 from campaigns.services.sending.ending import campaign_finish_if_done
 from campaigns.services.sending.ledger import ledger_mark_unknown
+from core import clock
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ def campaigns_watchdog(*, now: datetime | None = None) -> WatchdogReport:
 
     - batches claimed but not attempted for CAMPAIGN_STALE_SECONDS are retried with their key
       while Brevo honours it, else their recipients become UNKNOWN (never resent blindly);
-    - SENDING campaigns with no claim for that long get their start job again (which freezes
-      the audience if that never happened, and restarts the chains);
+    - SENDING campaigns with no claim for that long (and not waiting for the pace) get their start
+      job again (which freezes the audience if that never happened, and restarts the chains);
     - SENDING campaigns with nothing left to send are marked SENT.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     stale_before = now - timedelta(seconds=settings.CAMPAIGN_STALE_SECONDS)
     window_start = now - idempotency_window()
     stuck = (
@@ -62,15 +62,22 @@ def campaigns_watchdog(*, now: datetime | None = None) -> WatchdogReport:
                 retried += 1
         else:
             unknown += ledger_mark_unknown(rows)
-    quiet = Campaign.objects.filter(status=CampaignStatus.SENDING).filter(
-        Q(last_claim_at__isnull=True) | Q(last_claim_at__lt=stale_before)
+    # A campaign the pace holds back is quiet on purpose until its wait ends; after that (and
+    # CAMPAIGN_STALE_SECONDS more) its deferred jobs were lost with Redis.
+    not_waiting = Q(waiting_until__isnull=True) | Q(waiting_until__lt=stale_before)
+    quiet = (
+        Campaign.objects.filter(status=CampaignStatus.SENDING)
+        .filter(Q(last_claim_at__isnull=True) | Q(last_claim_at__lt=stale_before))
+        .filter(not_waiting)
     )
     restarted = []
     for campaign_id in list(quiet.values_list("pk", flat=True)):
         if campaign_finish_if_done(campaign_id=campaign_id):
             continue
-        woke = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).filter(
-            Q(last_claim_at__isnull=True) | Q(last_claim_at__lt=stale_before)
+        woke = (
+            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING)
+            .filter(Q(last_claim_at__isnull=True) | Q(last_claim_at__lt=stale_before))
+            .filter(not_waiting)
         )
         if woke.update(last_claim_at=now):
             queue.enqueue_campaign_start(campaign_id)
