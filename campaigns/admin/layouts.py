@@ -34,7 +34,8 @@ class LayoutAdminForm(forms.ModelForm):
         help_texts = {
             "html": f"Exactly one {CONTENT_SLOT} where the campaign's body goes; placeholders as in campaigns. "
             "Leave empty when writing MJML.",
-            "mjml": "Optional: write the layout in MJML instead; it is compiled to responsive HTML on save.",
+            "mjml": "Optional: write the layout in MJML instead; it is compiled to responsive HTML on save. Put "
+            f"{CONTENT_SLOT} inside an <mj-text> (MJML gives what sits directly in a column a font size of 0).",
         }
         widgets = {
             "html": forms.Textarea(attrs={"rows": 18, "spellcheck": "false"}),

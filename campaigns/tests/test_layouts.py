@@ -26,7 +26,7 @@ FRAME = (
 )
 MJML = (
     "<mjml><mj-body><mj-section><mj-column><mj-text>MJML MASTHEAD</mj-text>"
-    "<mj-raw>{{ content }}</mj-raw></mj-column></mj-section></mj-body></mjml>"
+    "<mj-text>{{ content }}</mj-text></mj-column></mj-section></mj-body></mjml>"
 )
 
 
