@@ -11,6 +11,7 @@ exactly once.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -130,12 +131,15 @@ class Stack:
         for step in steps:
             for number in range(worker_count if step.service == "worker" else 1):
                 name = f"{step.service}{number + 1 if step.service == 'worker' else ''}"
+                # Log lines go to stderr; stdout carries only what a command prints (rqcron's banner).
                 log = (self.logs / f"{name}.{self.generation}.log").open("wb")
+                printed = (self.logs / f"{name}.{self.generation}.out").open("wb")
                 # A session of its own: SIGTERM goes to the main process only, as Docker and
                 # Kubernetes send it, and cleanup can reach every child it forked.
                 process = subprocess.Popen(
-                    step.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    step.argv, cwd=ROOT, env=self.env, stdout=printed, stderr=log, start_new_session=True
                 )
+                printed.close()  # the child keeps its own copy of the descriptor
                 self.running.append(Service(name, process, log))
 
     def stop(self) -> dict[str, float]:
@@ -360,6 +364,14 @@ def test_the_readme_production_block(tmp_path, smoke_database, slow_brevo):
         assert sorted(ledger_emails(site, campaign_id, "SENT")) == sorted(accepted)
         assert all(seconds < GRACE_SECONDS[name.rstrip("12")] for name, seconds in exit_seconds.items())
         stack.stop()
+        # LOG_FORMAT=json: every line every process logged is one JSON object (gunicorn's own too).
+        not_json = [
+            f"{log.name}: {line}"
+            for log in logs.glob("*.log")
+            for line in log.read_text().splitlines()
+            if not line.startswith("{") or "level" not in json.loads(line)
+        ]
+        assert not_json == []
     except BaseException:
         print(stack.all_logs())
         raise
