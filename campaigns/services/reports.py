@@ -55,12 +55,19 @@ def campaign_report_refresh(*, campaign_id: int, now: datetime | None = None) ->
     return report
 
 
-def campaign_report_current(*, campaign: Campaign, now: datetime | None = None) -> CampaignReport | None:
-    """The campaign's report for a page or the API: computed now when there is none (or the
-    site's time zone changed), else the stored one, with a refresh queued when it is stale."""
+def campaign_report_current(
+    *, campaign: Campaign, compute_missing: bool = True, now: datetime | None = None
+) -> CampaignReport | None:
+    """The campaign's report for a page or the API: the stored one, with a refresh queued when
+    it is stale. When there is none (or the site's time zone changed) it is computed now, or,
+    with `compute_missing=False` (a page that must not wait seconds on a million-row ledger),
+    queued and None returned."""
     report = CampaignReport.objects.filter(campaign=campaign).first()
     if report is None or report.time_zone != timezone.get_current_timezone_name():
-        return campaign_report_refresh(campaign_id=campaign.pk, now=now)
+        if compute_missing:
+            return campaign_report_refresh(campaign_id=campaign.pk, now=now)
+        queue.enqueue_campaign_report_refresh(campaign.pk)
+        return None
     if campaign_report_is_stale(report=report, campaign=campaign, now=now):
         queue.enqueue_campaign_report_refresh(campaign.pk)
     return report

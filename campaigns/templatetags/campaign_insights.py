@@ -17,11 +17,12 @@ register = template.Library()
 
 @register.simple_tag
 def campaign_charts(campaign: Campaign) -> dict[str, Any] | None:
-    """`{% campaign_charts campaign as charts %}`: None before the campaign has a ledger."""
+    """`{% campaign_charts campaign as charts %}`: None before the campaign has a ledger;
+    `{"pending": True}` while its first report is being summed in the background."""
     if campaign.audience_frozen_at is None:
         return None
-    report = campaign_report_current(campaign=campaign)
-    return report_charts(report) if report is not None else None
+    report = campaign_report_current(campaign=campaign, compute_missing=False)
+    return report_charts(report) if report is not None else {"pending": True}
 
 
 @register.simple_tag

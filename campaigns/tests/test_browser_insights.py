@@ -33,8 +33,8 @@ pytestmark = [
 __all__ = ["browser_page"]  # the fixture, shared with the walkthrough test
 
 
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+def shot(page, name: str, *, full_page: bool = True) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def run_one_job() -> bool:
@@ -68,7 +68,7 @@ def test_the_bar_moves_while_sending_and_stops_when_done(browser_page, live_serv
         time.sleep(2.5)
         seen.append(accepted(page))
         if 0 < seen[-1] < 21 and not (ARTIFACTS / "10-progress-moving.png").exists():
-            shot(page, "10-progress-moving")
+            shot(page, "10-progress-moving", full_page=False)
     page.wait_for_function("document.getElementById('campaign-progress').dataset.live === 'false'", timeout=10_000)
 
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
@@ -158,14 +158,14 @@ def test_a_sent_campaign_has_its_charts_drawn_and_the_dashboard_loads(browser_pa
     # (in a closed <details>: its text is there for screen readers and a click away for everyone)
     assert "gmail.com" in charts.locator(f"#campaign-{campaign.pk}-domains table").text_content()
     charts.scroll_into_view_if_needed()
-    shot(page, "12-campaign-charts")
+    shot(page, "12-campaign-charts", full_page=False)
 
     # The same page in the admin's dark theme: the charts are drawn again in its colours.
     page.evaluate("localStorage.setItem('theme', 'dark'); document.documentElement.dataset.theme = 'dark'")
     page.wait_for_timeout(300)
     legend_colour = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--body-fg').trim()")
     assert legend_colour.lower() not in ("#333", "#333333", "")
-    shot(page, "13-campaign-charts-dark")
+    shot(page, "13-campaign-charts-dark", full_page=False)
     page.evaluate("localStorage.removeItem('theme'); delete document.documentElement.dataset.theme")
 
     page.goto(f"{live_server.url}/admin/")
@@ -183,4 +183,4 @@ def test_a_sent_campaign_has_its_charts_drawn_and_the_dashboard_loads(browser_pa
     page.wait_for_selector(f"#segment-{segment.pk}-size[data-drawn='true']")
     assert page.locator(f"#segment-{segment.pk}-size").get_attribute("data-series") == "matching reachable"
     page.locator("#segment-size-history").scroll_into_view_if_needed()
-    shot(page, "15-segment-size")
+    shot(page, "15-segment-size", full_page=False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 
+import django_rq
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
 from campaigns.models import CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.services.reports import campaign_report_refresh
 from campaigns.tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +34,7 @@ def test_a_sent_campaign_page_has_every_chart_with_its_series_and_numbers(client
     CampaignRecipient.objects.create(campaign=campaign, email="a@example.com", status=RecipientStatus.SENT,
                                      delivered_at=now, first_opened_at=now)  # fmt: skip
     CampaignRecipient.objects.create(campaign=campaign, email="b@example.org", status=RecipientStatus.SENT)
+    campaign_report_refresh(campaign_id=campaign.pk)
 
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
 
@@ -49,6 +52,21 @@ def test_a_sent_campaign_page_has_every_chart_with_its_series_and_numbers(client
     assert 'aria-describedby="campaign-' in page
     # Progress, finished: not live, so the page does not poll.
     assert 'data-live="false"' in page
+
+
+def test_a_first_view_without_a_report_queues_it_instead_of_waiting(
+    client: Client, make_user, django_capture_on_commit_callbacks
+):
+    client.force_login(make_user(Role.ADMIN))
+    now = timezone.now()
+    campaign = CampaignFactory(status=CampaignStatus.SENT, started_at=now, sent_at=now, audience_frozen_at=now)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+
+    assert "The results are being summed up" in page
+    jobs = django_rq.get_queue("default").jobs
+    assert [(job.func_name, job.args) for job in jobs] == [("campaigns.jobs.campaign_report_refresh", (campaign.pk,))]
 
 
 def test_a_draft_has_no_charts_and_no_progress(client: Client, make_user):
