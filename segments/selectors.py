@@ -291,7 +291,7 @@ SIZE_HISTORY_DAYS = 90
 def segment_size_history(*, segment: Segment, days: int = SIZE_HISTORY_DAYS, today: date | None = None) -> Chart:
     """The segment's daily snapshots over the last `days` days (one indexed range read), as a
     chart with a gap for each day without a snapshot."""
-    today = today or timezone.localdate()
+    today = today or timezone.localdate(timezone=timezone.get_default_timezone())
     first = today - timedelta(days=days - 1)
     snapshots = {
         row.day: row for row in SegmentSnapshot.objects.filter(segment=segment, day__gte=first, day__lte=today)

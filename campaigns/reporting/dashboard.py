@@ -56,7 +56,7 @@ def _admin_url(name: str, *args: Any, query: str = "") -> str:
 
 
 def _campaigns(today: date, first_month: date, months: list[date]) -> dict[str, Any]:
-    zone = timezone.get_current_timezone()
+    zone = timezone.get_default_timezone()
     since = datetime(first_month.year, first_month.month, 1, tzinfo=zone)
     per_month: dict[date, dict[str, int]] = {month: dict.fromkeys(("campaigns", *_SUMMED), 0) for month in months}
     missing_reports = 0
@@ -64,7 +64,7 @@ def _campaigns(today: date, first_month: date, months: list[date]) -> dict[str, 
     for started_at, *counts in Campaign.objects.filter(started_at__gte=since).values_list(
         "started_at", *(f"report__{key}" for key in _SUMMED)
     ):
-        local = timezone.localtime(started_at)
+        local = timezone.localtime(started_at, zone)
         entry = per_month[date(local.year, local.month, 1)]
         entry["campaigns"] += 1
         if counts[0] is None:
@@ -219,7 +219,8 @@ def _machinery() -> dict[str, Any]:
 def staff_dashboard(*, user: Any, today: date | None = None) -> dict[str, Any]:
     """What the home page shows `user`: campaigns for those who manage them, the audience for
     those who may see users, the machinery for those who operate the queues."""
-    today = today or timezone.localdate()
+    # Months and days of the site's time zone, whoever looks (staff may have a zone of their own).
+    today = today or timezone.localdate(timezone=timezone.get_default_timezone())
     months = _month_starts(today, MONTHS)
     return {
         "campaigns": _campaigns(today, months[0], months) if user.has_perm(MANAGE_CAMPAIGNS) else None,

@@ -119,7 +119,8 @@ def _series_json(cut: buckets.Buckets) -> dict[str, Any]:
 def campaign_report_data(*, campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
     """Everything a `CampaignReport` stores, computed from the ledger and tracking events now."""
     now = now or timezone.now()
-    zone = ZoneInfo(timezone.get_current_timezone_name())
+    # The site's zone, not the viewer's: one report serves every staff member.
+    zone = ZoneInfo(timezone.get_default_timezone_name())
     by_domain = _ledger_by_domain(campaign)
     totals = {key: sum(row[key] for row in by_domain) for key in FUNNEL}
     slots = _first_times_by_slot(campaign)

@@ -40,7 +40,7 @@ def report_max_age(*, campaign: Campaign, now: datetime) -> timedelta:
 
 def campaign_report_is_stale(*, report: CampaignReport, campaign: Campaign, now: datetime | None = None) -> bool:
     now = now or timezone.now()
-    if report.time_zone != timezone.get_current_timezone_name():
+    if report.time_zone != timezone.get_default_timezone_name():
         return True
     return now - report.computed_at > report_max_age(campaign=campaign, now=now)
 
@@ -63,7 +63,7 @@ def campaign_report_current(
     with `compute_missing=False` (a page that must not wait seconds on a million-row ledger),
     queued and None returned."""
     report = CampaignReport.objects.filter(campaign=campaign).first()
-    if report is None or report.time_zone != timezone.get_current_timezone_name():
+    if report is None or report.time_zone != timezone.get_default_timezone_name():
         if compute_missing:
             return campaign_report_refresh(campaign_id=campaign.pk, now=now)
         queue.enqueue_campaign_report_refresh(campaign.pk)

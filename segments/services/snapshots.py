@@ -48,7 +48,7 @@ def _audience_snapshot_take(day: date) -> bool:
 def size_snapshots_take(*, day: date | None = None) -> SnapshotsTaken:
     """Take today's snapshot of the audience and of every saved segment not snapshotted yet;
     the segments' cached counts are refreshed on the way (same numbers, same query)."""
-    day = day or timezone.localdate()
+    day = day or timezone.localdate(timezone=timezone.get_default_timezone())
     audience = _audience_snapshot_take(day)
     done = SegmentSnapshot.objects.filter(day=day).values("segment_id")
     taken = 0

@@ -15,7 +15,7 @@ from accounts.models import Role
 from campaigns.jobs import campaign_reports_refresh_due
 from campaigns.models import Campaign, CampaignRecipient, CampaignReport, CampaignStatus, RecipientStatus, TrackingEvent
 from campaigns.reporting.timeline import OTHER_DOMAINS, campaign_report_data, domain_breakdown
-from campaigns.services.reports import campaign_report_refresh
+from campaigns.services.reports import campaign_report_current, campaign_report_refresh
 from campaigns.tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +214,15 @@ def test_schema_documents_the_endpoint(admin_client_api: APIClient):
     assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "409"}
     (bucket,) = [parameter for parameter in operation["parameters"] if parameter["name"] == "bucket"]
     assert set(bucket["schema"]["enum"]) == {"hour", "day"}
+
+
+def test_a_viewer_in_another_time_zone_reads_the_same_site_zone_report(ledger, django_capture_on_commit_callbacks):
+    stored = campaign_report_refresh(campaign_id=ledger.pk)
+
+    # Staff may have a zone of their own (activated per request); reports stay in the site's.
+    with timezone.override("Asia/Tokyo"), django_capture_on_commit_callbacks(execute=True):
+        seen = campaign_report_current(campaign=ledger, compute_missing=False)
+
+    assert seen is not None
+    assert (seen.time_zone, seen.computed_at) == ("Europe/London", stored.computed_at)
+    assert django_rq.get_queue("default").jobs == []
