@@ -63,7 +63,7 @@ def _ledger_sql(campaign_id: int, recipients: int, *, sent_share: float, started
         INSERT INTO {table} (campaign_id, email, first_name, last_name, status, message_id, attempts, last_error,
             sent_at, delivered_at, first_opened_at, open_count, first_machine_opened_at, machine_open_count,
             first_clicked_at, click_count, hard_bounced_at, soft_bounced_at)
-        SELECT {campaign_id}, 'r' || n || '@' || ({domains})[1 + (n * 7919) % 14], '', '',
+        SELECT {campaign_id}, 'r' || n || '@' || ({domains})[1 + (n::bigint * 7919) % 14], '', '',
             CASE WHEN random() < {sent_share} THEN 'SENT' ELSE 'PENDING' END, 'm' || n, 1, '',
             ts, CASE WHEN r < 0.97 THEN ts + interval '20 seconds' END,
             CASE WHEN r < 0.25 THEN ts + (random() ^ 3) * interval '10 days' END, (r < 0.25)::int,

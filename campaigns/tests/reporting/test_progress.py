@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.reporting import progress as progress_module
 from campaigns.reporting.progress import campaign_progress
 from campaigns.tests.factories import CampaignFactory
 
@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fresh_samples() -> None:
-    cache.clear()
+    """Observations live in the process; a campaign id reused by another test starts afresh."""
+    progress_module._samples.clear()
 
 
 def sending_campaign(*, statuses: dict[str, int], accepted: int | None = None, **fields) -> Campaign:
