@@ -43,6 +43,10 @@ class PartnershipStatus(models.TextChoices):
     SUSPENDED = "SUSPENDED", "Suspended"
 
 
+# The user columns the reachability rule reads; the suppression list is the other input.
+REACHABILITY_INPUTS = frozenset({"email", "is_verified", "email_opted_out_at"})
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -102,6 +106,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Set when the person unsubscribes; campaigns never reach them while it is set.",
     )
     is_staff = models.BooleanField(default=False, editable=False, help_text="Follows the role.")
+    # The answer of the reachability rule for this row, kept by the database (migration
+    # 0004_reachable: triggers on this table and on suppressions), so counting who may be emailed
+    # reads one column, or the covering index, instead of probing suppressions per user.
+    reachable = models.BooleanField(
+        "may be emailed",
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text=(
+            "Verified, not opted out, address not suppressed. Kept by the database (triggers on users "
+            "and suppressions); never written by the application."
+        ),
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -143,6 +160,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().save(*args, **kwargs)
         if update_fields is None or "email" in update_fields:
             self._suppress_if_erased()
+        if update_fields is None or REACHABILITY_INPUTS & set(update_fields):
+            # The database decided `reachable` (its triggers); read back what it decided.
+            self.reachable = User.objects.filter(pk=self.pk).values_list("reachable", flat=True).get()
 
     def _suppress_if_erased(self) -> None:
         # Someone erased earlier signs up again (or an address is changed to theirs): the erasure

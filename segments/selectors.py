@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Lower, TruncMonth
+from django.db.models import BooleanField, Count, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import STAFF_ROLES, Enrollment, Lead, LeadStatus, MembershipStatus, Property, Suppression, User
@@ -74,10 +74,26 @@ def membership_filter(membership: str) -> Q:
     return Q()
 
 
-def matching_users(criteria: Criteria, *, base: QuerySet[User] | None = None) -> QuerySet[User]:
-    """Users who satisfy every criterion; each user once, however many rows matched."""
+def matching_users(
+    criteria: Criteria, *, base: QuerySet[User] | None = None, after: int | None = None, before: int | None = None
+) -> QuerySet[User]:
+    """Users who satisfy every criterion; each user once, however many rows matched.
+
+    `after` / `before` keep user ids strictly between them (a preview page's keyset). The bound
+    is applied to the relation subqueries too: PostgreSQL does not carry a range on users.id over
+    to the other side of a semi-join, so a page from the middle would otherwise merge the
+    relation's index from its first entry.
+    """
     users = User.objects.all() if base is None else base
-    users = users.filter(membership_filter(criteria.membership))
+    ids = Q()
+    if after is not None:
+        ids &= Q(pk__gt=after)
+    if before is not None:
+        ids &= Q(pk__lt=before)
+    user_ids = Q(user_id__gt=after) if after is not None else Q()
+    if before is not None:
+        user_ids &= Q(user_id__lt=before)
+    users = users.filter(ids, membership_filter(criteria.membership))
     if criteria.gender:
         users = users.filter(gender=criteria.gender)
     if criteria.countries:
@@ -94,13 +110,15 @@ def matching_users(criteria: Criteria, *, base: QuerySet[User] | None = None) ->
     # relation indexes first and probe users by primary key; for agents, a UNION of both
     # relations replaces "EXISTS OR EXISTS", which forced a filter over every user.
     if criteria.properties:
-        users = users.filter(pk__in=Enrollment.objects.filter(property_id__in=criteria.properties).values("user_id"))
+        users = users.filter(
+            pk__in=Enrollment.objects.filter(user_ids, property_id__in=criteria.properties).values("user_id")
+        )
     if criteria.agents:
         users = users.filter(
-            pk__in=Enrollment.objects.filter(agent_id__in=criteria.agents)
+            pk__in=Enrollment.objects.filter(user_ids, agent_id__in=criteria.agents)
             .values("user_id")
             .union(
-                Lead.objects.filter(agent_id__in=criteria.agents, status=LeadStatus.CLOSED).values("user_id"),
+                Lead.objects.filter(user_ids, agent_id__in=criteria.agents, status=LeadStatus.CLOSED).values("user_id"),
                 all=True,
             )
         )
@@ -118,12 +136,14 @@ def reachable_users(users: QuerySet[User]) -> QuerySet[User]:
 
 
 def reachable_condition() -> Q:
-    """Who may be emailed, as a condition on users (also usable inside an aggregate FILTER)."""
-    # Suppressions are stored lower-cased and unique, so NOT EXISTS is an anti-join probing that
-    # unique index (or hashing the small suppression table) once per user: no JOIN fan-out,
-    # no DISTINCT, and counts stay plain COUNT(*).
-    suppressed = Suppression.objects.filter(email=Lower(OuterRef("email")))
-    return Q(is_verified=True, email_opted_out_at__isnull=True) & ~Q(Exists(suppressed))
+    """Who may be emailed, as a condition on users (also usable inside an aggregate FILTER).
+
+    The rule (verified, not opted out, address not suppressed: `accounts.services.reachability_rule`)
+    reads the suppression list too; the database keeps its answer on each user row, in
+    `User.reachable` (triggers on both tables), so here it is one column: no probe of the
+    suppression list per user, and the covering index answers counts without the table.
+    """
+    return Q(reachable=True)
 
 
 @dataclass(frozen=True)
@@ -143,6 +163,21 @@ def criteria_counts(criteria: Criteria) -> AudienceCounts:
 
 # A preview page: enough rows to recognise the audience, small enough for one index range scan.
 PREVIEW_PAGE_SIZE = 50
+# What a preview row shows (and the API's preview serializer reads).
+PREVIEW_FIELDS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "country",
+    "state",
+    "gender",
+    "membership_status",
+    "referral_source",
+    "is_verified",
+    "email_opted_out_at",
+    "role",
+)
 
 
 @dataclass(frozen=True)
@@ -176,40 +211,29 @@ class PreviewPage:
 
 def preview_page(criteria: Criteria, *, cursor: PreviewCursor, size: int = PREVIEW_PAGE_SIZE) -> PreviewPage:
     """One page of matching users in id order, found by keyset (never OFFSET), so the last page
-    costs what the first does; plus which of them are reachable (one more small query)."""
-    users = matching_users(criteria).only(
-        "id",
-        "email",
-        "first_name",
-        "last_name",
-        "country",
-        "state",
-        "gender",
-        "membership_status",
-        "referral_source",
-        "is_verified",
-        "email_opted_out_at",
-        "role",
+    costs what the first does; plus which of them are reachable.
+
+    Two queries: the page's ids (index-only where the criteria allow: the covering audience
+    index holds every column a criterion reads), then those users' rows, each with the
+    reachability rule evaluated beside it.
+    """
+    backwards = cursor.before is not None or cursor.last
+    matching = matching_users(criteria, after=cursor.after, before=cursor.before)
+    ids = list(matching.order_by("-pk" if backwards else "pk").values_list("pk", flat=True)[: size + 1])
+    more = len(ids) > size
+    ids = sorted(ids[:size])
+    rows = (
+        User.objects.filter(pk__in=ids)
+        .only(*PREVIEW_FIELDS)
+        .annotate(may_be_emailed=ExpressionWrapper(reachable_condition(), output_field=BooleanField()))
+        .order_by("pk")
     )
-    if cursor.before is not None or cursor.last:
-        # Backwards: read the page in descending id order, then show it ascending.
-        if cursor.before is not None:
-            users = users.filter(pk__lt=cursor.before)
-        rows = list(users.order_by("-pk")[: size + 1])
-        has_more_before = len(rows) > size
-        page = rows[:size][::-1]
-        has_more_after = cursor.before is not None
+    page: list[User] = list(rows)
+    reachable_ids = frozenset(user.pk for user in rows if user.may_be_emailed)
+    if backwards:
+        has_more_before, has_more_after = more, cursor.before is not None
     else:
-        if cursor.after is not None:
-            users = users.filter(pk__gt=cursor.after)
-        rows = list(users.order_by("pk")[: size + 1])
-        has_more_after = len(rows) > size
-        page = rows[:size]
-        has_more_before = cursor.after is not None
-    reachable_ids: frozenset[int] = frozenset()
-    if page:
-        page_ids = [user.pk for user in page]
-        reachable_ids = frozenset(reachable_users(User.objects.filter(pk__in=page_ids)).values_list("pk", flat=True))
+        has_more_before, has_more_after = cursor.after is not None, more
     return PreviewPage(
         users=page,
         reachable_ids=reachable_ids,
@@ -347,7 +371,8 @@ def values_matching_nobody(criterion: str, values: Iterable[str]) -> list[str]:
 def unreachable_reasons(users: Iterable[User]) -> dict[int, str]:
     """Why each of `users` cannot be emailed, in staff's words; reachable users are absent.
 
-    The same three rules as `reachable_condition`, told apart: one query for the suppressions.
+    The three parts of the rule (`accounts.services.reachability_rule`), told apart: one query for
+    the suppressions.
     """
     users = list(users)
     emails = {user.email.lower() for user in users}

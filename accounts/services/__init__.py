@@ -10,6 +10,7 @@ from accounts.services.opt_outs import (
     user_opt_in,
     user_opt_out,
 )
+from accounts.services.reachability import ReachabilityRepair, reachability_repair, reachability_rule
 from accounts.services.suppression_import import REASON_ALIASES, SuppressionImportReport, suppressions_import
 from accounts.services.users import role_groups_sync, user_set_role
 
@@ -17,10 +18,13 @@ __all__ = [
     "REASON_ALIASES",
     "OptOutChange",
     "PersonErasure",
+    "ReachabilityRepair",
     "SuppressionImportReport",
     "erasure_listener_register",
     "opt_out_listener_register",
     "person_erase",
+    "reachability_repair",
+    "reachability_rule",
     "role_groups_sync",
     "suppression_add",
     "suppression_for",

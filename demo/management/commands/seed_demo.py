@@ -1,4 +1,5 @@
-"""`manage.py seed_demo --users N [--seed S]`: fill the database with a realistic demo audience."""
+"""`manage.py seed_demo --users N [--seed S] [--suppressions N] [--opt-outs N]`: fill the database
+with a realistic demo audience."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from demo.services import ADMIN_EMAIL, demo_admin_ensure, demo_examples_ensure, demo_seed
+from demo.unreachable import demo_unreachable_ensure
 
 
 class Command(BaseCommand):
@@ -20,10 +22,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--users", type=int, default=2000, help="How many demo users (default 2000).")
         parser.add_argument("--seed", type=int, default=0, help="Random seed; the same seed gives the same data.")
+        parser.add_argument(
+            "--suppressions",
+            type=int,
+            default=0,
+            help="Suppressed addresses to add (bounces, complaints...): 9 in 10 of demo users, the rest of nobody.",
+        )
+        parser.add_argument("--opt-outs", type=int, default=0, help="Demo users to opt out of campaign email.")
 
-    def handle(self, *args: Any, users: int, seed: int, **options: Any) -> None:
+    def handle(self, *args: Any, users: int, seed: int, suppressions: int, opt_outs: int, **options: Any) -> None:
         if users < 0:
             raise CommandError("--users must be zero or more.")
+        if suppressions < 0 or opt_outs < 0:
+            raise CommandError("--suppressions and --opt-outs must be zero or more.")
         # The admin first, so the totals below count it; its password is printed last, where it is seen.
         password = demo_admin_ensure()
         report = demo_seed(users=users, seed=seed, progress=self.stdout.write)
@@ -33,6 +44,10 @@ class Command(BaseCommand):
         for table, total in report.totals.items():
             inserted = report.inserted.get(table, 0)
             self.stdout.write(f"  {table:<{width}}  {inserted:>10,} new  {total:>10,} in total")
+
+        if suppressions or opt_outs:
+            added = demo_unreachable_ensure(users=users, suppressions=suppressions, opt_outs=opt_outs, seed=seed)
+            self.stdout.write(f"Unreachable: {added.suppressions:,} new suppressions, {added.opt_outs:,} new opt-outs.")
 
         segments, campaigns = demo_examples_ensure(by=User.objects.get(email__iexact=ADMIN_EMAIL))
         self.stdout.write(f"Examples: {segments} new segments, {campaigns} new draft campaigns.")
