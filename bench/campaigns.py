@@ -85,6 +85,8 @@ class Run:
     batches: int = 0
     steps_ms: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: list[float] = field(default_factory=list)
+    # CPU seconds (user + system) each worker process used, start-up included.
+    cpu_seconds: list[float] = field(default_factory=list)
     accepted_once: bool = False
 
 
@@ -93,6 +95,12 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_workers(count: int, env: dict[str, str], log_dir: Path, name: str) -> list[tuple[subprocess.Popen, Path]]:
@@ -121,13 +129,15 @@ def start_workers(count: int, env: dict[str, str], log_dir: Path, name: str) -> 
     return workers
 
 
-def stop_workers(workers: list[tuple[subprocess.Popen, Path]]) -> list[float]:
+def stop_workers(workers: list[tuple[subprocess.Popen, Path]]) -> tuple[list[float], list[float]]:
+    """Stop the workers; their peak RSS in MB and the CPU seconds they used."""
     peaks = [peak_rss_mb(process.pid) for process, _ in workers]
+    cpu = [cpu_seconds(process.pid) for process, _ in workers]
     for process, _ in workers:
         os.killpg(process.pid, signal.SIGTERM)
     for process, _ in workers:
         process.wait(timeout=60)
-    return peaks
+    return peaks, cpu
 
 
 def batch_steps(workers: list[tuple[subprocess.Popen, Path]], campaign_id: int) -> tuple[int, dict[str, float]]:
@@ -160,7 +170,7 @@ def run_pipeline(name: str, fake: Any, workers_count: int, env: dict[str, str], 
         if campaign.status != CampaignStatus.SENDING:
             break
         time.sleep(0.25)
-    peaks = stop_workers(workers)
+    peaks, cpu = stop_workers(workers)
     if campaign.status != CampaignStatus.SENT:
         raise SystemExit(f"{name}: campaign ended {campaign.status}: {campaign.status_reason}")
     campaign = Campaign.objects.get(pk=campaign.pk)
@@ -178,6 +188,7 @@ def run_pipeline(name: str, fake: Any, workers_count: int, env: dict[str, str], 
         batches=batches,
         steps_ms=steps,
         peak_rss_mb=peaks,
+        cpu_seconds=cpu,
         accepted_once=len(counts) == campaign.recipient_count == campaign.recipients_total
         and set(counts.values()) == {1},
     )
@@ -289,6 +300,12 @@ def report(runs: list[Run], workers: int) -> str:
             f"{run.total_seconds:.1f} | {run.batches} | {rss} | {'yes' if run.accepted_once else 'NO'} |"
         )
     for run in runs:
+        if run.cpu_seconds and run.recipients:
+            per_thousand = sum(run.cpu_seconds) / run.recipients * 1000
+            lines.append(
+                f"\n{run.name}: worker CPU {' + '.join(f'{cpu:.1f}' for cpu in run.cpu_seconds)} s, "
+                f"{per_thousand * 1000:.0f} ms per 1,000 recipients"
+            )
         if run.steps_ms and run.batches:
             per_batch = ", ".join(f"{step} {total / run.batches:.1f} ms" for step, total in run.steps_ms.items())
             lines.append(f"\n{run.name}, mean per batch (summed over both workers' batches): {per_batch}")
@@ -301,6 +318,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-full", action="store_true", help="Only the small run and the bare loop.")
+    parser.add_argument("--only-full", action="store_true", help="Only the whole audience (no small run, no floor).")
+    parser.add_argument("--json-out", type=Path, help="Also write the runs as JSON to this file.")
     parser.add_argument("--bare-worker", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.bare_worker is not None:
@@ -329,13 +348,19 @@ def main() -> None:
     )
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
-    runs = [run_pipeline("small segment", fake, options.workers, env, log_dir, small_segment)]
+    runs = []
+    if not options.only_full:
+        runs.append(run_pipeline("small segment", fake, options.workers, env, log_dir, small_segment))
     if not options.skip_full:
         runs.append(run_pipeline("whole audience", fake, options.workers, env, log_dir, None))
-    runs.append(run_bare(fake, options.workers, options.database_url, fake.base_url))
+    if not options.only_full:
+        runs.append(run_bare(fake, options.workers, options.database_url, fake.base_url))
     fake.stop()
     print(report(runs, options.workers))
-    print(json.dumps([run.__dict__ for run in runs], default=str, indent=1))
+    answer = json.dumps([run.__dict__ for run in runs], default=str, indent=1)
+    print(answer)
+    if options.json_out:
+        options.json_out.write_text(answer)
 
 
 if __name__ == "__main__":

@@ -183,6 +183,7 @@ def main() -> None:
     parser.add_argument("--web-concurrency", type=int, default=4, help="WEB_CONCURRENCY: gunicorn's sync workers")
     parser.add_argument("--concurrency", type=int, default=8, help="connections in flight")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json-out", type=Path, help="Also write the numbers and checks as JSON to this file.")
     args = parser.parse_args()
 
     recreate_database(args.database_url)
@@ -328,6 +329,23 @@ def main() -> None:
     )
     print()
     print("\n".join(lines))
+    if args.json_out:
+        args.json_out.write_text(
+            json.dumps(
+                {
+                    "batch_size": args.batch_size,
+                    "requests": len(bodies),
+                    "events": unique_count,
+                    "posted_events": posted_events,
+                    "seconds": posted_seconds,
+                    "events_per_second": rate,
+                    "answers": dict(statuses),
+                    "floor_requests_per_second": floor_rate,
+                    "processing_seconds": processed_seconds,
+                    "checks": checks,
+                }
+            )
+        )
     if not all(checks.values()):
         raise SystemExit(1)
 
