@@ -10,6 +10,7 @@ import django_rq
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rq import SimpleWorker
 
@@ -68,6 +69,13 @@ def admin_user(make_user: Callable[..., User]) -> User:
 @pytest.fixture
 def manager_user(make_user: Callable[..., User]) -> User:
     return make_user(Role.MANAGER, email="manager@example.com")
+
+
+@pytest.fixture(params=[Role.ADMIN, Role.MANAGER])
+def staff_client(request: pytest.FixtureRequest, client: Client, make_user: Callable[..., User]) -> Client:
+    """The admin site as each role that manages segments sees it (the test runs once per role)."""
+    client.force_login(make_user(request.param))
+    return client
 
 
 @pytest.fixture

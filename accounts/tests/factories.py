@@ -3,7 +3,17 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from accounts.models import Enrollment, Lead, LeadStatus, MembershipStatus, Property, Role, User
+from accounts.models import (
+    Enrollment,
+    Lead,
+    LeadStatus,
+    MembershipStatus,
+    Property,
+    Role,
+    Suppression,
+    SuppressionReason,
+    User,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -56,3 +66,11 @@ class LeadFactory(factory.django.DjangoModelFactory):
     agent = factory.SubFactory(UserFactory, role=Role.AGENT)
     status = LeadStatus.CLOSED
     closed_at = factory.LazyFunction(timezone.now)
+
+
+class SuppressionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Suppression
+
+    email = factory.Sequence(lambda n: f"suppressed{n}@example.com")
+    reason = SuppressionReason.MANUAL

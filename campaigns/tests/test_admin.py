@@ -16,12 +16,6 @@ from campaigns.tests.factories import CampaignFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client: Client, admin_user) -> Client:
-    client.force_login(admin_user)
-    return client
-
-
 def action_url(campaign: Campaign, name: str) -> str:
     return reverse(f"admin:campaigns_campaign_{name}", args=[campaign.pk])
 
@@ -34,7 +28,7 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
-def test_changelist_shows_status_audience_progress_and_dates(staff_client, django_assert_max_num_queries):
+def test_changelist_shows_status_audience_progress_and_dates(admin_client, django_assert_max_num_queries):
     CampaignFactory(
         subject="Spring",
         status=CampaignStatus.SENT,
@@ -45,7 +39,7 @@ def test_changelist_shows_status_audience_progress_and_dates(staff_client, djang
     CampaignFactory.create_batch(5)
 
     with django_assert_max_num_queries(9):  # session, user, permissions x2, counts x2, rows, dates x2
-        response = staff_client.get(reverse("admin:campaigns_campaign_changelist"))
+        response = admin_client.get(reverse("admin:campaigns_campaign_changelist"))
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -54,8 +48,8 @@ def test_changelist_shows_status_audience_progress_and_dates(staff_client, djang
     assert "All members" in html
 
 
-def test_adding_a_campaign_goes_through_the_service(staff_client, admin_user):
-    response = staff_client.post(
+def test_adding_a_campaign_goes_through_the_service(admin_client, admin_user):
+    response = admin_client.post(
         reverse("admin:campaigns_campaign_add"),
         {"subject": "Hi {{ first_name }}", "body_html": "<p>Hello</p>", "target_segment": "ALL"},
     )
@@ -65,8 +59,8 @@ def test_adding_a_campaign_goes_through_the_service(staff_client, admin_user):
     assert (campaign.status, campaign.created_by) == (CampaignStatus.DRAFT, admin_user)
 
 
-def test_template_syntax_is_refused_on_the_form(staff_client):
-    response = staff_client.post(
+def test_template_syntax_is_refused_on_the_form(admin_client):
+    response = admin_client.post(
         reverse("admin:campaigns_campaign_add"),
         {"subject": "Hi", "body_html": "<p>{% include 'x.html' %}</p>", "target_segment": "ALL"},
     )
@@ -76,11 +70,11 @@ def test_template_syntax_is_refused_on_the_form(staff_client):
     assert not Campaign.objects.exists()
 
 
-def test_change_form_shows_a_sandboxed_preview_the_reachable_count_and_draft_buttons(staff_client, audience):
+def test_change_form_shows_a_sandboxed_preview_the_reachable_count_and_draft_buttons(admin_client, audience):
     audience(3)
     campaign = CampaignFactory(body_html="<p>Hello {{ first_name }}</p><script>alert(1)</script>")
 
-    html = staff_client.get(change_url(campaign)).content.decode()
+    html = admin_client.get(change_url(campaign)).content.decode()
 
     assert 'sandbox=""' in html
     assert 'srcdoc="&lt;' in html  # the email's HTML is an escaped attribute value, never live markup
@@ -92,12 +86,12 @@ def test_change_form_shows_a_sandboxed_preview_the_reachable_count_and_draft_but
         assert action_url(campaign, name) not in html
 
 
-def test_send_now_then_a_second_click_is_refused_with_the_status(staff_client, audience):
+def test_send_now_then_a_second_click_is_refused_with_the_status(admin_client, audience):
     audience(1)
     campaign = CampaignFactory()
 
-    first = staff_client.post(action_url(campaign, "send"))
-    second = staff_client.post(action_url(campaign, "send"))
+    first = admin_client.post(action_url(campaign, "send"))
+    second = admin_client.post(action_url(campaign, "send"))
 
     assert first.status_code == second.status_code == 302
     assert messages_of(first) == ["Sending has started."]
@@ -106,10 +100,10 @@ def test_send_now_then_a_second_click_is_refused_with_the_status(staff_client, a
     assert campaign.status == CampaignStatus.SENDING
 
 
-def test_fields_are_read_only_once_the_campaign_left_draft(staff_client):
+def test_fields_are_read_only_once_the_campaign_left_draft(admin_client):
     campaign = CampaignFactory(status=CampaignStatus.SENDING, audience_frozen_at=timezone.now())
 
-    html = staff_client.get(change_url(campaign)).content.decode()
+    html = admin_client.get(change_url(campaign)).content.decode()
 
     assert 'name="subject"' not in html
     assert action_url(campaign, "pause") in html
@@ -118,33 +112,33 @@ def test_fields_are_read_only_once_the_campaign_left_draft(staff_client):
     assert "Browse recipients" in html
 
 
-def test_schedule_unschedule_pause_resume_cancel_buttons(staff_client):
+def test_schedule_unschedule_pause_resume_cancel_buttons(admin_client):
     campaign = CampaignFactory()
     when = timezone.localtime() + timedelta(days=1)
 
-    staff_client.post(action_url(campaign, "schedule"), {"scheduled_at": when.strftime("%Y-%m-%dT%H:%M")})
+    admin_client.post(action_url(campaign, "schedule"), {"scheduled_at": when.strftime("%Y-%m-%dT%H:%M")})
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SCHEDULED
-    staff_client.post(action_url(campaign, "unschedule"))
+    admin_client.post(action_url(campaign, "unschedule"))
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
 
-    past = staff_client.post(action_url(campaign, "schedule"), {"scheduled_at": "2001-01-01T10:00"})
+    past = admin_client.post(action_url(campaign, "schedule"), {"scheduled_at": "2001-01-01T10:00"})
     assert "must be in the future" in messages_of(past)[-1]
 
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
     for name, status in (("pause", "PAUSED"), ("resume", "SENDING"), ("cancel", "CANCELLED")):
-        staff_client.post(action_url(campaign, name))
+        admin_client.post(action_url(campaign, name))
         campaign.refresh_from_db()
         assert campaign.status == status
-    refused = staff_client.post(action_url(campaign, "pause"))
+    refused = admin_client.post(action_url(campaign, "pause"))
     assert "(CANCELLED)" in messages_of(refused)[-1]
 
 
-def test_test_send_button(staff_client):
+def test_test_send_button(admin_client):
     campaign = CampaignFactory()
 
-    response = staff_client.post(action_url(campaign, "test"), {"emails": "qa@example.com,\nboss@example.com"})
+    response = admin_client.post(action_url(campaign, "test"), {"emails": "qa@example.com,\nboss@example.com"})
 
     assert messages_of(response) == ["Test sent to qa@example.com, boss@example.com."]
     assert len(mail.outbox) == 2
@@ -171,29 +165,29 @@ def test_roles_without_campaign_rights_cannot_act(client, manager_user):
     assert campaign.status == CampaignStatus.DRAFT
 
 
-def test_recipients_are_browsable_by_status(staff_client, audience):
+def test_recipients_are_browsable_by_status(admin_client, audience):
     users = audience(3)
     campaign = CampaignFactory(status=CampaignStatus.SENT)
     for user, status in zip(users, ["SENT", "FAILED", "UNKNOWN"], strict=True):
         CampaignRecipient.objects.create(campaign=campaign, user=user, email=user.email, status=status, last_error="x")
     changelist = reverse("admin:campaigns_campaignrecipient_changelist")
 
-    failed = staff_client.get(changelist, {"status__exact": RecipientStatus.FAILED, "campaign__id__exact": campaign.pk})
+    failed = admin_client.get(changelist, {"status__exact": RecipientStatus.FAILED, "campaign__id__exact": campaign.pk})
 
     assert failed.status_code == 200
     html = failed.content.decode()
     assert users[1].email in html
     assert users[0].email not in html
-    assert staff_client.get(reverse("admin:campaigns_campaignrecipient_add")).status_code == 403
+    assert admin_client.get(reverse("admin:campaigns_campaignrecipient_add")).status_code == 403
 
 
 # --- The page as staff meet it ------------------------------------------------------------------
 
 
-def test_a_sent_campaign_reads_as_a_report_with_duplicate_and_no_save(staff_client):
+def test_a_sent_campaign_reads_as_a_report_with_duplicate_and_no_save(admin_client):
     campaign = CampaignFactory(name="Spring", status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
 
-    html = staff_client.get(change_url(campaign)).content.decode()
+    html = admin_client.get(change_url(campaign)).content.decode()
 
     assert 'name="_save"' not in html
     assert 'name="_continue"' not in html
@@ -201,10 +195,10 @@ def test_a_sent_campaign_reads_as_a_report_with_duplicate_and_no_save(staff_clie
     assert 'value="Duplicate"' in html
 
 
-def test_saving_from_a_stale_tab_says_the_campaign_was_sent_not_a_form_error(staff_client):
+def test_saving_from_a_stale_tab_says_the_campaign_was_sent_not_a_form_error(admin_client):
     campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
 
-    response = staff_client.post(change_url(campaign), {"name": "Edited", "subject": "Edited"})
+    response = admin_client.post(change_url(campaign), {"name": "Edited", "subject": "Edited"})
 
     assert response.status_code == 302
     assert messages_of(response) == ["Cannot edit a campaign that is sent (SENT)."]
@@ -212,12 +206,12 @@ def test_saving_from_a_stale_tab_says_the_campaign_was_sent_not_a_form_error(sta
     assert campaign.name != "Edited"
 
 
-def test_the_second_send_click_says_when_the_first_one_started(staff_client, audience):
+def test_the_second_send_click_says_when_the_first_one_started(admin_client, audience):
     audience(1)
     campaign = CampaignFactory()
-    staff_client.post(action_url(campaign, "send"))
+    admin_client.post(action_url(campaign, "send"))
 
-    second = staff_client.post(action_url(campaign, "send"))
+    second = admin_client.post(action_url(campaign, "send"))
 
     message = list(get_messages(second.wsgi_request))[-1]
     assert message.level_tag == "warning"
@@ -225,10 +219,10 @@ def test_the_second_send_click_says_when_the_first_one_started(staff_client, aud
     assert "it is sent once" in message.message
 
 
-def test_duplicate_button_opens_the_new_draft(staff_client, admin_user):
+def test_duplicate_button_opens_the_new_draft(admin_client, admin_user):
     campaign = CampaignFactory(name="Spring", status=CampaignStatus.SENT)
 
-    response = staff_client.post(action_url(campaign, "duplicate"))
+    response = admin_client.post(action_url(campaign, "duplicate"))
 
     copy = Campaign.objects.exclude(pk=campaign.pk).get()
     assert response["Location"] == change_url(copy)
@@ -238,13 +232,13 @@ def test_duplicate_button_opens_the_new_draft(staff_client, admin_user):
     ]
 
 
-def test_schedule_reads_the_time_in_the_staff_members_zone(staff_client):
+def test_schedule_reads_the_time_in_the_staff_members_zone(admin_client):
     campaign = CampaignFactory()
     local = timezone.localtime(timezone.now() + timedelta(days=2), ZoneInfo("Asia/Tokyo")).replace(
         second=0, microsecond=0
     )
 
-    response = staff_client.post(
+    response = admin_client.post(
         action_url(campaign, "schedule"),
         {"scheduled_at": local.strftime("%Y-%m-%dT%H:%M"), "time_zone": "Asia/Tokyo"},
     )
@@ -254,36 +248,36 @@ def test_schedule_reads_the_time_in_the_staff_members_zone(staff_client):
     assert messages_of(response) == [f"Scheduled for {local:%Y-%m-%d %H:%M} (Asia/Tokyo)."]
 
 
-def test_pages_show_times_in_the_zone_the_browser_reported(staff_client):
+def test_pages_show_times_in_the_zone_the_browser_reported(admin_client):
     campaign = CampaignFactory(status=CampaignStatus.SCHEDULED, scheduled_at=timezone.now() + timedelta(days=1))
-    staff_client.cookies["staff_tz"] = "America/New_York"
+    admin_client.cookies["staff_tz"] = "America/New_York"
 
-    html = staff_client.get(change_url(campaign)).content.decode()
+    html = admin_client.get(change_url(campaign)).content.decode()
 
     shown = timezone.localtime(campaign.scheduled_at, ZoneInfo("America/New_York"))
     assert f"Goes out {shown:%a} {shown.day} {shown:%b %Y, %H:%M} (America/New_York)." in html
 
 
-def test_the_outbox_is_not_called_brevo(staff_client):
+def test_the_outbox_is_not_called_brevo(admin_client):
     campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
 
-    html = staff_client.get(change_url(campaign)).content.decode()
+    html = admin_client.get(change_url(campaign)).content.decode()
 
     assert "accepted by Brevo" not in html
     assert "written to the local outbox (Brevo is not configured" in html
 
 
-def test_the_report_says_accepted_by_brevo_when_it_is(staff_client, brevo):
+def test_the_report_says_accepted_by_brevo_when_it_is(admin_client, brevo):
     campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
 
-    assert "accepted by Brevo" in staff_client.get(change_url(campaign)).content.decode()
+    assert "accepted by Brevo" in admin_client.get(change_url(campaign)).content.decode()
 
 
 # --- Live answers for the page's script ----------------------------------------------------------
 
 
-def test_live_preview_renders_what_the_page_holds(staff_client, admin_user):
-    response = staff_client.post(
+def test_live_preview_renders_what_the_page_holds(admin_client, admin_user):
+    response = admin_client.post(
         reverse("admin:campaigns_campaign_preview"),
         {"subject": "Hi {{ first_name }}", "body_html": "<p>Hello {{ first_name }}</p>", "from_name": "Team"},
     )
@@ -294,8 +288,8 @@ def test_live_preview_renders_what_the_page_holds(staff_client, admin_user):
     assert body["sender"] == "Team <news@example.com>"
 
 
-def test_live_preview_names_the_field_at_fault(staff_client):
-    response = staff_client.post(
+def test_live_preview_names_the_field_at_fault(admin_client):
+    response = admin_client.post(
         reverse("admin:campaigns_campaign_preview"), {"subject": "Hi {{ user.password }}", "body_html": "<p>x</p>"}
     )
 
@@ -304,21 +298,21 @@ def test_live_preview_names_the_field_at_fault(staff_client):
     assert "Attribute access" in response.json()["error"]
 
 
-def test_live_audience_counts_and_explains_an_empty_audience(staff_client, audience):
+def test_live_audience_counts_and_explains_an_empty_audience(admin_client, audience):
     audience(2)
     url = reverse("admin:campaigns_campaign_audience")
 
-    everyone = staff_client.get(url, {"target_segment": "ALL", "segment": ""}).json()
-    nobody = staff_client.get(url, {"target_segment": "INACTIVE", "segment": ""}).json()
-    unchosen = staff_client.get(url, {"target_segment": "", "segment": ""}).json()
+    everyone = admin_client.get(url, {"target_segment": "ALL", "segment": ""}).json()
+    nobody = admin_client.get(url, {"target_segment": "INACTIVE", "segment": ""}).json()
+    unchosen = admin_client.get(url, {"target_segment": "", "segment": ""}).json()
 
     assert (everyone["reachable"], everyone["problem"]) == (3, "")
     assert (nobody["reachable"], nobody["problem"]) == (0, "No user matches “Inactive members”.")
     assert unchosen["reachable"] is None
 
 
-def test_a_test_send_works_before_the_first_save(staff_client):
-    response = staff_client.post(
+def test_a_test_send_works_before_the_first_save(admin_client):
+    response = admin_client.post(
         reverse("admin:campaigns_campaign_test_draft"),
         {"subject": "Draft {{ first_name }}", "body_html": "<p>Unsaved</p>", "emails": "qa@example.com"},
     )

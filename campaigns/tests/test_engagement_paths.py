@@ -95,12 +95,6 @@ def test_the_brevo_list_follows_the_audience_as_events_arrive(client, october, a
 # --- the admin ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=[Role.ADMIN, Role.MANAGER])
-def staff_client(request, client: Client, make_user) -> Client:
-    client.force_login(make_user(request.param))
-    return client
-
-
 SEARCH = "/admin/campaigns/campaign/sent-search/"
 
 

@@ -238,12 +238,6 @@ def test_openapi_schema_describes_the_follow_up(admin_client_api: APIClient):
 # --- the admin ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client: Client, admin_user) -> Client:
-    client.force_login(admin_user)
-    return client
-
-
 def test_a_sent_campaigns_page_offers_each_follow_up_with_its_size(admin_client: Client, october):
     campaign, people = october
     Campaign.objects.filter(pk=campaign.pk).update(audience_frozen_at=timezone.now())

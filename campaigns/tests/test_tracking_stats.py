@@ -297,12 +297,6 @@ def test_openapi_schema_describes_the_stats_endpoint(admin_client_api):
 # --- the admin ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def test_campaign_page_shows_results_rates_and_links(admin_client, campaign, make_user, deliver):
     campaign.audience_frozen_at = timezone.now()
     campaign.save(update_fields=["audience_frozen_at"])

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import factory
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from segments.models import ExportStatus, Membership, Segment, SegmentExport
+from segments.models import AudienceSnapshot, ExportStatus, Membership, Segment, SegmentExport, SegmentSnapshot
 
 
 class SegmentFactory(factory.django.DjangoModelFactory):
@@ -41,3 +42,24 @@ class SegmentExportFactory(factory.django.DjangoModelFactory):
     segment = factory.SubFactory(SegmentFactory)
     status = ExportStatus.SUCCESS
     users_count = 10
+
+
+class SegmentSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SegmentSnapshot
+
+    segment = factory.SubFactory(SegmentFactory)
+    day = factory.LazyFunction(timezone.localdate)
+    matching = 0
+    reachable = 0
+
+
+class AudienceSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AudienceSnapshot
+
+    day = factory.LazyFunction(timezone.localdate)
+    users = 0
+    reachable = 0
+    opted_out = 0
+    suppressed = 0

@@ -1,26 +1,23 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from accounts.models import PartnershipStatus, Role
+from accounts.models import PartnershipStatus, Role, User
 from accounts.tests.factories import EnrollmentFactory, PropertyFactory, UserFactory
-from campaigns.models import Campaign, CampaignStatus
-from segments.models import Membership, Segment
+from campaigns.models import CampaignStatus
+from campaigns.tests.factories import CampaignFactory
+from segments.models import ExportStatus, Membership, Segment, SegmentExport
 from segments.tests.factories import SegmentExportFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/segments/segment/"
 ADD = "/admin/segments/segment/add/"
-
-
-@pytest.fixture(params=[Role.ADMIN, Role.MANAGER])
-def staff_client(request, client: Client, make_user) -> Client:
-    client.force_login(make_user(request.param))
-    return client
 
 
 def form_data(**overrides: Any) -> dict[str, Any]:
@@ -143,7 +140,7 @@ def test_change_updates_through_the_service(staff_client: Client) -> None:
 
 def test_delete_is_refused_while_a_campaign_depends_on_it(staff_client: Client) -> None:
     segment = SegmentFactory()
-    Campaign.objects.create(subject="Spring", body_html="x", segment=segment, status=CampaignStatus.SCHEDULED)
+    CampaignFactory(subject="Spring", body_html="x", segment=segment, status=CampaignStatus.SCHEDULED)
     url = f"/admin/segments/segment/{segment.pk}/delete/"
     page = staff_client.get(url)
     assert "Spring" in page.content.decode()
@@ -154,7 +151,7 @@ def test_delete_is_refused_while_a_campaign_depends_on_it(staff_client: Client) 
 
 def test_delete_detaches_sent_campaigns(staff_client: Client) -> None:
     segment = SegmentFactory()
-    campaign = Campaign.objects.create(subject="Old", body_html="x", segment=segment, status=CampaignStatus.SENT)
+    campaign = CampaignFactory(subject="Old", body_html="x", segment=segment, status=CampaignStatus.SENT)
     answer = staff_client.post(f"/admin/segments/segment/{segment.pk}/delete/", {"post": "yes"})
     assert answer.status_code == 302
     assert not Segment.objects.exists()
@@ -179,3 +176,76 @@ def test_agent_autocomplete_offers_only_agents(staff_client: Client) -> None:
     )
     assert answer.status_code == 200
     assert [row["id"] for row in answer.json()["results"]] == [str(agent.pk)]
+
+
+# -- syncing to Brevo -----------------------------------------------------------------------------
+
+
+def test_admin_action_queues_a_sync_per_selected_segment(
+    fast_brevo: Any, staff_client: Client, spain: Segment, france: Segment
+) -> None:
+    SegmentExportFactory(segment=france, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
+
+    answer = staff_client.post(
+        "/admin/segments/segment/",
+        {"action": "sync_to_brevo", "_selected_action": [spain.pk, france.pk]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200
+    content = answer.content.decode()
+    assert "Spain: Brevo sync queued" in content
+    assert "France: A Brevo sync of this segment is already running" in content
+    assert SegmentExport.objects.get(segment=spain).status == ExportStatus.PENDING
+
+
+def test_change_form_has_a_sync_button_and_the_export_history(
+    fast_brevo: Any, staff_client: Client, segment: Segment
+) -> None:
+    SegmentExportFactory(
+        segment=segment, status=ExportStatus.FAILED, error_message="Brevo refused the API key (Key not found)."
+    )
+
+    page = staff_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+
+    assert f'action="/admin/segments/segment/{segment.pk}/sync/"' in page
+    assert "Sync to Brevo" in page
+    assert "Brevo refused the API key (Key not found)." in page
+    assert "Failed" in page
+
+
+def test_sync_button_queues_a_sync(fast_brevo: Any, staff_client: Client, segment: Segment) -> None:
+    url = f"/admin/segments/segment/{segment.pk}/sync/"
+
+    assert staff_client.get(url).status_code == 405
+    answer = staff_client.post(url)
+
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/admin/segments/segment/{segment.pk}/change/"
+    assert SegmentExport.objects.get(segment=segment).status == ExportStatus.PENDING
+
+
+def test_sync_button_is_refused_to_other_roles(
+    fast_brevo: Any, client: Client, make_user: Callable[..., User], segment: Segment
+) -> None:
+    client.force_login(make_user(Role.STAFF))
+    answer = client.post(f"/admin/segments/segment/{segment.pk}/sync/")
+    assert answer.status_code in (302, 403)
+    assert not SegmentExport.objects.exists()
+
+
+def test_admin_create_with_brevo_down_saves_nothing_and_says_why(
+    fast_brevo: Any, staff_client: Client, settings: Any
+) -> None:
+    settings.BREVO_RETRY_ATTEMPTS = 1
+    fast_brevo.fail_next(5, 503, path_prefix="contacts")
+
+    answer = staff_client.post(
+        "/admin/segments/segment/add/",
+        {"name": "Spain", "description": "", "membership": "ALL", "gender": "", "countries": ["ES"]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200
+    assert "Could not create the segment&#x27;s Brevo list" in answer.content.decode()
+    assert not Segment.objects.exists()

@@ -4,23 +4,17 @@ that match nobody flagged, a reason beside each member who cannot be emailed."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Suppression, SuppressionReason
-from accounts.tests.factories import UserFactory
+from accounts.models import SuppressionReason
+from accounts.tests.factories import SuppressionFactory, UserFactory
 from segments.forms import COUNTRY_CHOICES
-from segments.models import Segment
+from segments.models import Membership, Segment
 from segments.selectors import known_values, unreachable_reasons, values_matching_nobody
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client: Client, admin_user) -> Client:
-    client.force_login(admin_user)
-    return client
 
 
 def test_countries_are_listed_by_name_with_the_name_first():
@@ -50,7 +44,7 @@ def test_each_unreachable_member_gets_a_reason():
     unverified = UserFactory(is_verified=False)
     opted_out = UserFactory(email_opted_out_at=timezone.now())
     bounced = UserFactory(email="Bounced@example.com")
-    Suppression.objects.create(email="bounced@example.com", reason=SuppressionReason.HARD_BOUNCE)
+    SuppressionFactory(email="bounced@example.com", reason=SuppressionReason.HARD_BOUNCE)
 
     reasons = unreachable_reasons([fine, unverified, opted_out, bounced])
 
@@ -60,11 +54,11 @@ def test_each_unreachable_member_gets_a_reason():
     assert reasons[bounced.pk] == "suppressed: hard bounce"
 
 
-def test_the_live_count_follows_unsaved_criteria_and_flags_typos(staff_client):
+def test_the_live_count_follows_unsaved_criteria_and_flags_typos(admin_client):
     UserFactory.create_batch(2, state="Northshire")
     UserFactory(state="Northshire", is_verified=False)
 
-    answer = staff_client.post(
+    answer = admin_client.post(
         reverse("admin:segments_segment_count"), {"membership": "ALL", "states": "Northshire\nNortshire"}
     ).json()
 
@@ -73,17 +67,17 @@ def test_the_live_count_follows_unsaved_criteria_and_flags_typos(staff_client):
     assert not Segment.objects.exists()
 
 
-def test_the_live_count_names_the_problem_without_internal_values(staff_client):
-    answer = staff_client.post(reverse("admin:segments_segment_count"), {"membership": "ALL"}).json()
+def test_the_live_count_names_the_problem_without_internal_values(admin_client):
+    answer = admin_client.post(reverse("admin:segments_segment_count"), {"membership": "ALL"}).json()
 
     assert answer["error"] == "Choose at least one criterion; a membership other than “All members” counts as one."
     assert "ALL" not in answer["error"]
 
 
-def test_saving_a_value_nobody_has_keeps_it_and_says_so(staff_client):
+def test_saving_a_value_nobody_has_keeps_it_and_says_so(admin_client):
     UserFactory(state="Northshire")
 
-    response = staff_client.post(
+    response = admin_client.post(
         reverse("admin:segments_segment_add"), {"name": "Typo", "membership": "ALL", "states": "Nortshire"}, follow=True
     )
 
@@ -91,20 +85,20 @@ def test_saving_a_value_nobody_has_keeps_it_and_says_so(staff_client):
     assert "States: “Nortshire” matches no user yet; saved as typed." in response.content.decode()
 
 
-def test_the_form_offers_the_values_users_have(staff_client):
+def test_the_form_offers_the_values_users_have(admin_client):
     UserFactory(state="Northshire", referral_source="newsletter")
 
-    html = staff_client.get(reverse("admin:segments_segment_add")).content.decode()
+    html = admin_client.get(reverse("admin:segments_segment_add")).content.decode()
 
     assert '<option value="Northshire">1 users</option>' in html
     assert '<option value="newsletter">1 users</option>' in html
 
 
-def test_the_preview_gives_a_reason_beside_each_unreachable_member(staff_client):
+def test_the_preview_gives_a_reason_beside_each_unreachable_member(admin_client):
     UserFactory(state="Northshire", email="reader@example.com")
     UserFactory(state="Northshire", email="quiet@example.com", email_opted_out_at=timezone.now())
-    segment = Segment.objects.create(name="Northshireers", states=["Northshire"])
+    segment = SegmentFactory(name="Northshireers", states=["Northshire"], membership=Membership.ALL, created_by=None)
 
-    html = staff_client.get(reverse("admin:segments_segment_change", args=[segment.pk])).content.decode()
+    html = admin_client.get(reverse("admin:segments_segment_change", args=[segment.pk])).content.decode()
 
     assert 'no <span class="segment-why">— opted out on ' in html

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Gender, PartnershipStatus, Role
 from accounts.tests.factories import EnrollmentFactory, LeadFactory, PropertyFactory, UserFactory
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import CampaignStatus
+from campaigns.tests.factories import CampaignFactory
 from segments.models import ExportStatus, Membership, Segment
 from segments.tests.factories import SegmentExportFactory, SegmentFactory
 
@@ -240,7 +241,7 @@ def test_delete(admin_client_api: APIClient) -> None:
 @pytest.mark.parametrize("status", [CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED])
 def test_delete_conflicts_while_a_campaign_uses_it(admin_client_api: APIClient, status: str) -> None:
     segment = SegmentFactory()
-    campaign = Campaign.objects.create(subject="Hi", body_html="<p>Hi</p>", segment=segment, status=status)
+    campaign = CampaignFactory(subject="Hi", body_html="<p>Hi</p>", segment=segment, status=status)
     answer = admin_client_api.delete(detail(segment))
     assert answer.status_code == 409
     body = answer.json()

@@ -12,8 +12,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import Suppression, SuppressionReason, User
-from accounts.tests.factories import UserFactory
+from accounts.models import SuppressionReason, User
+from accounts.tests.factories import SuppressionFactory, UserFactory
 from core.errors import UpstreamError
 from segments.jobs import segment_exports_recover_job, segment_sync_job
 from segments.models import BrevoSetting, ExportStatus, Segment, SegmentExport, SegmentListMember
@@ -25,13 +25,9 @@ from segments.services.exports import (
     segment_sync_run,
     segment_sync_start,
 )
+from segments.tests.factories import SegmentExportFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def segment() -> Segment:
-    return Segment.objects.create(name="Spain", countries=["ES"])
 
 
 def spanish(count: int, **fields: Any) -> list[User]:
@@ -113,9 +109,9 @@ def test_import_attributes_names_and_sms_only_when_a_valid_phone_exists(fast_bre
     assert fast_brevo.contacts["ana@example.com"]["attributes"]["SMS"] == "+34600123456"
 
 
-def test_folder_is_created_once_and_reused(fast_brevo: Any, segment: Segment) -> None:
+def test_folder_is_created_once_and_reused(fast_brevo: Any, segment: Segment, france: Segment) -> None:
     spanish(1)
-    other = Segment.objects.create(name="France", countries=["FR"])
+    other = france
     UserFactory(country="FR")
 
     sync(segment)
@@ -182,7 +178,7 @@ def test_resync_imports_only_changes_and_removes_exactly_who_left(fast_brevo: An
     unverified.save()
     opted_out.email_opted_out_at = timezone.now()
     opted_out.save()
-    Suppression.objects.create(email=suppressed.email.lower(), reason=SuppressionReason.HARD_BOUNCE)
+    SuppressionFactory(email=suppressed.email.lower(), reason=SuppressionReason.HARD_BOUNCE)
     newcomer = UserFactory(country="ES")
 
     export = sync(segment)
@@ -302,14 +298,14 @@ def test_start_records_pending_and_refuses_a_second_active_sync(fast_brevo: Any,
 
 
 def test_database_refuses_two_active_exports_of_one_segment(segment: Segment) -> None:
-    SegmentExport.objects.create(segment=segment, status=ExportStatus.RUNNING)
+    SegmentExportFactory(segment=segment, status=ExportStatus.RUNNING)
     with pytest.raises(IntegrityError), transaction.atomic():
-        SegmentExport.objects.create(segment=segment, status=ExportStatus.PENDING)
-    SegmentExport.objects.create(segment=segment, status=ExportStatus.FAILED)
+        SegmentExportFactory(segment=segment, status=ExportStatus.PENDING)
+    SegmentExportFactory(segment=segment, status=ExportStatus.FAILED)
 
 
 def test_run_claims_only_pending_exports(fast_brevo: Any, segment: Segment) -> None:
-    done = SegmentExport.objects.create(segment=segment, status=ExportStatus.SUCCESS)
+    done = SegmentExportFactory(segment=segment, status=ExportStatus.SUCCESS)
     assert segment_sync_run(export=done).status == ExportStatus.SUCCESS
     assert fast_brevo.calls() == []
 
@@ -495,7 +491,7 @@ def test_worker_killed_mid_sync_is_failed_by_recovery_and_the_next_run_resumes(
 
 
 def test_a_new_request_treats_a_stale_running_export_as_dead(fast_brevo: Any, segment: Segment) -> None:
-    stale = SegmentExport.objects.create(
+    stale = SegmentExportFactory(
         segment=segment,
         status=ExportStatus.RUNNING,
         started_at=timezone.now() - timedelta(hours=1),
@@ -511,11 +507,13 @@ def test_a_new_request_treats_a_stale_running_export_as_dead(fast_brevo: Any, se
 
 
 def test_recovery_requeues_pending_exports_whose_job_was_lost(
-    fast_brevo: Any, segment: Segment, django_capture_on_commit_callbacks: Any
+    fast_brevo: Any, segment: Segment, france: Segment, django_capture_on_commit_callbacks: Any
 ) -> None:
-    lost = SegmentExport.objects.create(segment=segment, created_at=timezone.now() - timedelta(minutes=10))
-    other = Segment.objects.create(name="France", countries=["FR"])
-    just_queued = SegmentExport.objects.create(segment=other)
+    lost = SegmentExportFactory(
+        segment=segment, status=ExportStatus.PENDING, created_at=timezone.now() - timedelta(minutes=10)
+    )
+    other = france
+    just_queued = SegmentExportFactory(segment=other, status=ExportStatus.PENDING)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert segment_exports_recover() == (0, 1)
@@ -527,7 +525,7 @@ def test_recovery_requeues_pending_exports_whose_job_was_lost(
 
 
 def test_recovery_fails_running_exports_whose_job_failed(fast_brevo: Any, segment: Segment) -> None:
-    running = SegmentExport.objects.create(segment=segment, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
+    running = SegmentExportFactory(segment=segment, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
     queue = django_rq.get_queue("default", commit_mode="auto")
     job = queue.enqueue("segments.jobs.segment_sync_job", running.pk, job_id=f"segment-export-{running.pk}")
     job.set_status("failed")
@@ -553,7 +551,7 @@ def test_segment_deleted_during_a_sync_ends_quietly(fast_brevo: Any, segment: Se
 
 def test_jobs_take_ids_and_return_quietly_when_there_is_nothing_to_do(fast_brevo: Any, segment: Segment) -> None:
     segment_sync_job(123_456)
-    stale = SegmentExport.objects.create(
+    stale = SegmentExportFactory(
         segment=segment, status=ExportStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1)
     )
 

@@ -12,18 +12,9 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from segments.models import ExportStatus, Segment, SegmentExport
+from segments.tests.factories import SegmentExportFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def spain() -> Segment:
-    return Segment.objects.create(name="Spain", countries=["ES"])
-
-
-@pytest.fixture
-def france() -> Segment:
-    return Segment.objects.create(name="France", countries=["FR"])
 
 
 def run(*args: str) -> str:
@@ -84,7 +75,7 @@ def test_a_failed_sync_is_reported_and_exits_with_an_error(fast_brevo: Any, spai
 
 
 def test_a_segment_already_syncing_is_skipped(fast_brevo: Any, spain: Segment, france: Segment) -> None:
-    SegmentExport.objects.create(segment=spain, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
+    SegmentExportFactory(segment=spain, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
     out = StringIO()
 
     with pytest.raises(CommandError, match="1 of 2 sync"):

@@ -9,13 +9,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Role, Suppression, SuppressionReason
-from accounts.tests.factories import UserFactory
+from accounts.models import Role, SuppressionReason
+from accounts.tests.factories import SuppressionFactory, UserFactory
 from segments.jobs import size_snapshots_job
 from segments.models import AudienceSnapshot, Membership, SegmentSnapshot
 from segments.selectors import segment_size_history
 from segments.services import size_snapshots_take
-from segments.tests.factories import SegmentFactory
+from segments.tests.factories import SegmentFactory, SegmentSnapshotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def people() -> None:
     UserFactory(state="London", is_verified=False)
     UserFactory(state="London", email_opted_out_at=timezone.now())
     suppressed = UserFactory(state="Leeds")
-    Suppression.objects.create(email=suppressed.email.lower(), reason=SuppressionReason.HARD_BOUNCE)
+    SuppressionFactory(email=suppressed.email.lower(), reason=SuppressionReason.HARD_BOUNCE)
 
 
 def test_a_day_records_the_audience_and_each_segment(people) -> None:
@@ -65,7 +65,7 @@ def test_a_second_run_the_same_day_changes_nothing(people) -> None:
 def test_an_interrupted_run_is_finished_by_the_next(people) -> None:
     first, second = SegmentFactory(states=["London"]), SegmentFactory(states=["Leeds"], created_by=None)
     # The earlier run got as far as the first segment.
-    SegmentSnapshot.objects.create(segment=first, day=DAY, matching=99, reachable=99)
+    SegmentSnapshotFactory(segment=first, day=DAY, matching=99, reachable=99)
 
     taken = size_snapshots_take(day=DAY)
 
@@ -88,11 +88,9 @@ def test_size_history_starts_at_the_first_snapshot_and_leaves_gaps() -> None:
     segment = SegmentFactory(name="Gaps", created_by=None)
     today = date(2026, 5, 10)
     for back, size in ((5, 10), (4, 12), (1, 15)):
-        SegmentSnapshot.objects.create(
-            segment=segment, day=today - timedelta(days=back), matching=size, reachable=size - 1
-        )
+        SegmentSnapshotFactory(segment=segment, day=today - timedelta(days=back), matching=size, reachable=size - 1)
     # Older than 90 days: outside the chart.
-    SegmentSnapshot.objects.create(segment=segment, day=today - timedelta(days=120), matching=1, reachable=1)
+    SegmentSnapshotFactory(segment=segment, day=today - timedelta(days=120), matching=1, reachable=1)
 
     chart = segment_size_history(segment=segment, today=today)
 
@@ -105,7 +103,7 @@ def test_size_history_starts_at_the_first_snapshot_and_leaves_gaps() -> None:
 def test_segment_form_shows_the_chart_and_its_numbers(client: Client, make_user) -> None:
     client.force_login(make_user(Role.MANAGER))
     segment = SegmentFactory(name="Charted", states=["London"], created_by=None)
-    SegmentSnapshot.objects.create(segment=segment, day=timezone.localdate(), matching=4, reachable=3)
+    SegmentSnapshotFactory(segment=segment, day=timezone.localdate(), matching=4, reachable=3)
 
     page = client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
 

@@ -4,7 +4,8 @@ import pytest
 
 from accounts.models import Gender, PartnershipStatus, Role
 from accounts.tests.factories import EnrollmentFactory, PropertyFactory, UserFactory
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import CampaignStatus
+from campaigns.tests.factories import CampaignFactory
 from core.errors import InvalidInputError, StateConflictError
 from segments.models import Membership, Segment
 from segments.selectors import Criteria
@@ -178,7 +179,7 @@ def test_counts_refresh_does_not_touch_updated_at() -> None:
 )
 def test_delete_refused_while_a_campaign_depends_on_it(status: str) -> None:
     segment = SegmentFactory()
-    campaign = Campaign.objects.create(subject="Hi", body_html="<p>Hi</p>", segment=segment, status=status)
+    campaign = CampaignFactory(subject="Hi", body_html="<p>Hi</p>", segment=segment, status=status)
     with pytest.raises(StateConflictError) as caught:
         segment_delete(segment=segment)
     assert caught.value.extra == {"campaigns": [campaign.pk]}
@@ -190,7 +191,7 @@ def test_delete_refused_while_a_campaign_depends_on_it(status: str) -> None:
 def test_delete_detaches_finished_campaigns(status: str) -> None:
     segment = SegmentFactory()
     SegmentExportFactory(segment=segment)
-    campaign = Campaign.objects.create(subject="Hi", body_html="<p>Hi</p>", segment=segment, status=status)
+    campaign = CampaignFactory(subject="Hi", body_html="<p>Hi</p>", segment=segment, status=status)
     segment_delete(segment=segment)
     assert not Segment.objects.filter(pk=segment.pk).exists()
     campaign.refresh_from_db()

@@ -1,4 +1,4 @@
-"""Syncing a segment to Brevo from the API and from the admin."""
+"""Syncing a segment to Brevo from the API: the sync endpoint, its answers and its schema."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -16,20 +15,13 @@ from accounts.models import Role, User
 from accounts.tests.factories import UserFactory
 from segments.models import ExportStatus, Segment, SegmentExport
 from segments.services import exports
+from segments.tests.factories import SegmentExportFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def segment() -> Segment:
-    return Segment.objects.create(name="Spain", countries=["ES"])
-
-
 def sync_url(segment: Segment) -> str:
     return reverse("segment-sync", args=[segment.pk])
-
-
-# -- API --------------------------------------------------------------------------------------------
 
 
 def test_sync_answers_202_and_the_job_moves_the_export_to_success(
@@ -78,7 +70,7 @@ def test_second_sync_while_one_is_active_answers_409_with_it(
 def test_a_stale_running_export_does_not_block_a_new_sync(
     fast_brevo: Any, segment: Segment, admin_client_api: APIClient
 ) -> None:
-    stale = SegmentExport.objects.create(
+    stale = SegmentExportFactory(
         segment=segment,
         status=ExportStatus.RUNNING,
         heartbeat_at=timezone.now() - exports.STALE_AFTER - timedelta(minutes=1),
@@ -133,81 +125,3 @@ def test_schema_documents_sync_and_its_errors(admin_client_api: APIClient) -> No
     writes = [("/api/segments/", "post"), ("/api/segments/{id}/", "patch"), ("/api/segments/{id}/", "delete")]
     for path, method in writes:
         assert {"502", "503"} <= set(schema["paths"][path][method]["responses"])
-
-
-# -- admin ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=[Role.ADMIN, Role.MANAGER])
-def staff_client(request: Any, client: Client, make_user: Callable[..., User]) -> Client:
-    client.force_login(make_user(request.param))
-    return client
-
-
-def test_admin_action_queues_a_sync_per_selected_segment(fast_brevo: Any, staff_client: Client) -> None:
-    spain = Segment.objects.create(name="Spain", countries=["ES"])
-    france = Segment.objects.create(name="France", countries=["FR"])
-    SegmentExport.objects.create(segment=france, status=ExportStatus.RUNNING, heartbeat_at=timezone.now())
-
-    answer = staff_client.post(
-        "/admin/segments/segment/",
-        {"action": "sync_to_brevo", "_selected_action": [spain.pk, france.pk]},
-        follow=True,
-    )
-
-    assert answer.status_code == 200
-    content = answer.content.decode()
-    assert "Spain: Brevo sync queued" in content
-    assert "France: A Brevo sync of this segment is already running" in content
-    assert SegmentExport.objects.get(segment=spain).status == ExportStatus.PENDING
-
-
-def test_change_form_has_a_sync_button_and_the_export_history(fast_brevo: Any, staff_client: Client) -> None:
-    segment = Segment.objects.create(name="Spain", countries=["ES"])
-    SegmentExport.objects.create(
-        segment=segment, status=ExportStatus.FAILED, error_message="Brevo refused the API key (Key not found)."
-    )
-
-    page = staff_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
-
-    assert f'action="/admin/segments/segment/{segment.pk}/sync/"' in page
-    assert "Sync to Brevo" in page
-    assert "Brevo refused the API key (Key not found)." in page
-    assert "Failed" in page
-
-
-def test_sync_button_queues_a_sync(fast_brevo: Any, staff_client: Client) -> None:
-    segment = Segment.objects.create(name="Spain", countries=["ES"])
-    url = f"/admin/segments/segment/{segment.pk}/sync/"
-
-    assert staff_client.get(url).status_code == 405
-    answer = staff_client.post(url)
-
-    assert answer.status_code == 302
-    assert answer["Location"] == f"/admin/segments/segment/{segment.pk}/change/"
-    assert SegmentExport.objects.get(segment=segment).status == ExportStatus.PENDING
-
-
-def test_sync_button_is_refused_to_other_roles(fast_brevo: Any, client: Client, make_user: Callable[..., User]) -> None:
-    segment = Segment.objects.create(name="Spain", countries=["ES"])
-    client.force_login(make_user(Role.STAFF))
-    answer = client.post(f"/admin/segments/segment/{segment.pk}/sync/")
-    assert answer.status_code in (302, 403)
-    assert not SegmentExport.objects.exists()
-
-
-def test_admin_create_with_brevo_down_saves_nothing_and_says_why(
-    fast_brevo: Any, staff_client: Client, settings: Any
-) -> None:
-    settings.BREVO_RETRY_ATTEMPTS = 1
-    fast_brevo.fail_next(5, 503, path_prefix="contacts")
-
-    answer = staff_client.post(
-        "/admin/segments/segment/add/",
-        {"name": "Spain", "description": "", "membership": "ALL", "gender": "", "countries": ["ES"]},
-        follow=True,
-    )
-
-    assert answer.status_code == 200
-    assert "Could not create the segment&#x27;s Brevo list" in answer.content.decode()
-    assert not Segment.objects.exists()
