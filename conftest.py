@@ -39,13 +39,14 @@ class _CountingWorker(SimpleWorker):
 
 
 @pytest.fixture
-def run_jobs() -> Callable[[], int]:
-    """Drain the default queue in this process (a burst worker); returns the jobs it ran."""
+def run_jobs() -> Callable[..., int]:
+    """Drain the default queue in this process (a burst worker), or run at most `max_jobs` of
+    its jobs; returns the jobs it ran."""
 
-    def run() -> int:
+    def run(max_jobs: int | None = None) -> int:
         queue = django_rq.get_queue("default")
         worker = _CountingWorker([queue], connection=queue.connection)
-        worker.work(burst=True, with_scheduler=False)
+        worker.work(burst=True, max_jobs=max_jobs, with_scheduler=False)
         return worker.executed
 
     return run

@@ -14,7 +14,7 @@ from fakebrevo.contacts import ContactsApi
 from fakebrevo.faults import Fault, FaultInjection, matches, normalise_prefix
 from fakebrevo.handler import Handler
 from fakebrevo.protocol import BrevoError, JsonObject, Request, Response
-from fakebrevo.transactional import IDEMPOTENCY_WINDOW_SECONDS, TransactionalApi
+from fakebrevo.transactional import TransactionalApi
 
 
 class FakeBrevo(ContactsApi, TransactionalApi, FaultInjection):
@@ -32,7 +32,6 @@ class FakeBrevo(ContactsApi, TransactionalApi, FaultInjection):
         self.counts_only = counts_only
         self.host = host
         self.port = port
-        self.idempotency_window_seconds = IDEMPOTENCY_WINDOW_SECONDS
         self.lock = threading.RLock()
         self.generation = 0
         self._server: ThreadingHTTPServer | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -50,18 +49,17 @@ class TransactionalApi:
     https://developers.brevo.com/reference/errors; whether Brevo sends part of such a request is
     not documented, so the fake takes the strict reading and sends none of it), and an account
     that may not send (`forbid_sending`: 403 `permission_denied`, same list). Accepted recipients
-    are also counted per hour of `clock` (`accepted_per_hour`), so a test can check a sending cap
-    with a clock it moves itself.
+    are also counted per hour of `clock` (`accepted_per_hour`), and idempotency keys expire by it,
+    so a test can check a sending cap or the idempotency window with a clock it moves itself.
     """
 
     lock: threading.RLock
     # For million-recipient benchmarks: keep how many times each address was accepted, not every
     # message and request body (gigabytes at that scale); `messages` stays empty.
     counts_only: bool
-    idempotency_window_seconds: float
     messages: list[JsonObject]
     accepted_counts: Counter[str]
-    _idempotency: dict[str, float]
+    _idempotency: dict[str, datetime]
     _message_counter: Iterator[int]
 
     def _reset_transactional(self) -> None:
@@ -74,7 +72,8 @@ class TransactionalApi:
         self._forbidden: str | None = None
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
-        """Count accepted messages per hour of `clock` (an aware datetime) instead of the system's."""
+        """Count accepted messages per hour, and expire idempotency keys, by `clock` (an aware
+        datetime) instead of the system's."""
         with self.lock:
             self.clock = clock
 
@@ -251,9 +250,9 @@ class TransactionalApi:
         # Brevo runs a request with a given idempotencyKey once; a repeat within the TTL is
         # refused with duplicate_parameter and not processed (batch idempotency guide).
         # No message ids come back on the repeat: the first answer is the only one.
-        now = time.monotonic()
+        now = self.clock()
         seen = self._idempotency.get(key)
-        if seen is not None and now - seen < self.idempotency_window_seconds:
+        if seen is not None and (now - seen).total_seconds() < IDEMPOTENCY_WINDOW_SECONDS:
             raise BrevoError(400, "duplicate_parameter", "idempotencyKey has already been used")
         self._idempotency[key] = now
 

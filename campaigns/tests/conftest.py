@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.http import HttpResponse
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
@@ -17,6 +18,7 @@ from campaigns import queue as tracking_queue
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.services.sending import delivery
 from campaigns.tests.brevo_webhooks import T0, WEBHOOK, webhook_auth
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 
 @pytest.fixture
@@ -30,6 +32,26 @@ def drain(run_jobs: Callable[[], int]) -> Callable[[], int]:
         return total
 
     return run
+
+
+@pytest.fixture
+def run_some(run_jobs: Callable[..., int]) -> Callable[[int], int]:
+    """`run_some(n)`: run at most n queued jobs, to stop a send halfway; returns the jobs it ran."""
+
+    def run(count: int) -> int:
+        return run_jobs(max_jobs=count)
+
+    return run
+
+
+@pytest.fixture
+def make_due() -> Callable[[Campaign], None]:
+    """`make_due(campaign)`: its scheduled time has just passed."""
+
+    def make(campaign: Campaign) -> None:
+        Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+
+    return make
 
 
 @pytest.fixture
@@ -70,7 +92,7 @@ def post(client: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., 
 
 @pytest.fixture
 def campaign(admin_user: User) -> Campaign:
-    return Campaign.objects.create(
+    return CampaignFactory(
         subject="Spring news", body_html="<p>Hi</p>", status=CampaignStatus.SENT, created_by=admin_user
     )
 
@@ -82,7 +104,7 @@ def recipients(campaign: Campaign, make_user: Callable[..., User]) -> list[Campa
     for number in range(3):
         user = make_user(email=f"reader{number}@example.com")
         rows.append(
-            CampaignRecipient.objects.create(
+            CampaignRecipientFactory(
                 campaign=campaign,
                 user=user,
                 email=user.email,

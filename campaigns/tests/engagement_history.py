@@ -22,6 +22,7 @@ from accounts.tests.factories import UserFactory
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.services.tracking import tracking_events_process_pending
 from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 HUMAN_OPENS = ("unique_opened", "opened")
 MACHINE_OPENS = ("unique_proxy_open", "proxy_open")
@@ -91,7 +92,7 @@ def generate_history(*, seed: int = 2026, users: int = 40) -> History:
     events: list[IncomingEvent] = []
     for age, status in zip(CAMPAIGN_AGES, statuses, strict=True):
         started = now - timedelta(days=age)
-        campaign = Campaign.objects.create(
+        campaign = CampaignFactory(
             subject=f"News from {age} days ago", body_html="<p>x</p>", status=status, started_at=started
         )
         history.campaigns.append(campaign)
@@ -111,7 +112,7 @@ def generate_history(*, seed: int = 2026, users: int = 40) -> History:
                 message_number += 1
                 # A resend reaches the new address days later: across the edge of some windows.
                 sent_at = started + timedelta(minutes=rng.uniform(0, 90)) + index * timedelta(days=age / 2)
-                row = CampaignRecipient.objects.create(
+                row = CampaignRecipientFactory(
                     campaign=campaign,
                     user=user,
                     email=email,
@@ -123,7 +124,7 @@ def generate_history(*, seed: int = 2026, users: int = 40) -> History:
                     history.received[user.pk].append((campaign.pk, sent_at))
                     events += _engagement(rng, history, row, sent_at)
         # A row whose user was deleted afterwards belongs to nobody.
-        CampaignRecipient.objects.create(
+        CampaignRecipientFactory(
             campaign=campaign, user=None, email=f"gone{campaign.pk}@example.com", status=RecipientStatus.SENT
         )
     tracking_events_store(events=events)

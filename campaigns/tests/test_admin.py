@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +169,7 @@ def test_recipients_are_browsable_by_status(admin_client, audience):
     users = audience(3)
     campaign = CampaignFactory(status=CampaignStatus.SENT)
     for user, status in zip(users, ["SENT", "FAILED", "UNKNOWN"], strict=True):
-        CampaignRecipient.objects.create(campaign=campaign, user=user, email=user.email, status=status, last_error="x")
+        CampaignRecipientFactory(campaign=campaign, user=user, email=user.email, status=status, last_error="x")
     changelist = reverse("admin:campaigns_campaignrecipient_changelist")
 
     failed = admin_client.get(changelist, {"status__exact": RecipientStatus.FAILED, "campaign__id__exact": campaign.pk})

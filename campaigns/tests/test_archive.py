@@ -97,7 +97,7 @@ def test_the_slug_stays_when_the_campaign_changes(client: Client, reader):
 def test_the_list_is_paginated(client: Client):
     now = timezone.now()
     for number in range(ARCHIVE_PAGE_SIZE + 2):
-        Campaign.objects.create(
+        CampaignFactory(
             subject=f"Issue {number:02d}",
             body_html="<p>x</p>",
             status=CampaignStatus.SENT,

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.models import CampaignStatus, RecipientStatus
 from campaigns.services import campaign_send, campaign_unschedule, campaigns_dispatch_due
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,11 +22,9 @@ def scheduled_jobs() -> list:
     return [queue.fetch_job(job_id) for job_id in queue.scheduled_job_registry.get_job_ids()]
 
 
-def make_due(campaign: Campaign) -> None:
-    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
-
-
-def test_scheduling_registers_a_job_at_the_time_that_starts_the_campaign_once(brevo, admin_user, audience, drain):
+def test_scheduling_registers_a_job_at_the_time_that_starts_the_campaign_once(
+    brevo, admin_user, audience, drain, make_due
+):
     audience(2)
     campaign = CampaignFactory()
     when = timezone.now() + timedelta(hours=1)
@@ -45,7 +43,9 @@ def test_scheduling_registers_a_job_at_the_time_that_starts_the_campaign_once(br
     assert len(brevo.accepted_emails()) == len(set(brevo.accepted_emails())) == 3
 
 
-def test_a_scheduled_campaign_whose_redis_job_was_lost_is_started_by_the_sweep(brevo, admin_user, audience, drain):
+def test_a_scheduled_campaign_whose_redis_job_was_lost_is_started_by_the_sweep(
+    brevo, admin_user, audience, drain, make_due
+):
     audience(2)
     campaign = CampaignFactory()
     campaign_send(campaign=campaign, by=admin_user, scheduled_at=timezone.now() + timedelta(minutes=5))
@@ -65,7 +65,7 @@ def test_a_scheduled_campaign_whose_redis_job_was_lost_is_started_by_the_sweep(b
     assert len(brevo.accepted_emails()) == 3
 
 
-def test_an_unscheduled_campaign_is_not_started_by_its_old_job(admin_user, audience):
+def test_an_unscheduled_campaign_is_not_started_by_its_old_job(admin_user, audience, make_due):
     audience(1)
     campaign = CampaignFactory()
     campaign_send(campaign=campaign, by=admin_user, scheduled_at=timezone.now() + timedelta(minutes=5))
@@ -93,7 +93,7 @@ def test_resend_campaign_requeues_failed_and_unknown_recipients(brevo, admin_use
     for user, status in zip(
         users, [RecipientStatus.SENT, RecipientStatus.FAILED, RecipientStatus.UNKNOWN], strict=True
     ):
-        CampaignRecipient.objects.create(campaign=campaign, user=user, email=user.email, status=status)
+        CampaignRecipientFactory(campaign=campaign, user=user, email=user.email, status=status)
     out = StringIO()
 
     call_command("resend_campaign", str(campaign.pk), "--failed", "--unknown", stdout=out)
@@ -108,7 +108,7 @@ def test_resend_campaign_requeues_failed_and_unknown_recipients(brevo, admin_use
 def test_resend_campaign_new_members(brevo, admin_user, audience, drain):
     users = audience(2)
     campaign = CampaignFactory(status=CampaignStatus.SENT, audience_frozen_at=timezone.now())
-    CampaignRecipient.objects.create(campaign=campaign, user=users[0], email=users[0].email, status="SENT")
+    CampaignRecipientFactory(campaign=campaign, user=users[0], email=users[0].email, status="SENT")
     out = StringIO()
 
     call_command("resend_campaign", str(campaign.pk), "--new-members", stdout=out)

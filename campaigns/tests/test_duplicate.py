@@ -12,15 +12,16 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services import campaign_duplicate
 from campaigns.tests.factories import CampaignFactory
-from segments.models import Membership, Segment
+from segments.models import Membership
 from segments.services import segment_delete
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("status", CampaignStatus.values)
 def test_every_status_copies_into_a_fresh_draft(status, admin_user):
-    segment = Segment.objects.create(name="Readers", membership=Membership.ACTIVE)
+    segment = SegmentFactory(name="Readers", membership=Membership.ACTIVE, created_by=None)
     now = timezone.now()
     original = CampaignFactory(
         name="Autumn",
@@ -73,7 +74,7 @@ def test_a_long_subject_stays_within_the_column(admin_user):
 
 
 def test_a_deleted_segment_leaves_the_preset_and_says_so(admin_user, admin_client_api):
-    segment = Segment.objects.create(name="Summer readers", membership=Membership.ACTIVE)
+    segment = SegmentFactory(name="Summer readers", membership=Membership.ACTIVE, created_by=None)
     original = CampaignFactory(status=CampaignStatus.SENT, segment=segment, target_segment=Membership.ACTIVE)
     segment_delete(segment=segment)
     original.refresh_from_db()
@@ -106,7 +107,7 @@ def test_the_api_takes_a_subject_and_refuses_an_empty_one(admin_client_api):
 
 def test_the_admin_action_duplicates_several_campaigns(client: Client, admin_user):
     client.force_login(admin_user)
-    segment = Segment.objects.create(name="Gone soon", membership=Membership.ALL)
+    segment = SegmentFactory(name="Gone soon", membership=Membership.ALL, created_by=None)
     sent = CampaignFactory(name="Sent one", status=CampaignStatus.SENT, segment=segment)
     draft = CampaignFactory(name="Draft one")
     segment_delete(segment=segment)

@@ -18,7 +18,7 @@ from campaigns.selectors import campaign_audience
 from campaigns.services import campaign_send
 from campaigns.services.tracking import tracking_events_process_pending
 from campaigns.tests.brevo_webhooks import WEBHOOK, brevo_event, webhook_auth
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from segments.models import Membership, Segment
 from segments.selectors import Criteria
 from segments.services import segment_create
@@ -33,7 +33,7 @@ def october():
     campaign = CampaignFactory(subject="October news", status=CampaignStatus.SENT, started_at=timezone.now())
     people = {name: UserFactory(email=f"{name}@example.com") for name in ("ann", "bob", "cy", "di")}
     rows = {
-        name: CampaignRecipient.objects.create(
+        name: CampaignRecipientFactory(
             campaign=campaign,
             user=user,
             email=user.email,

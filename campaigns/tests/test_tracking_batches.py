@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from campaigns.models import CampaignRecipient, TrackingEvent, TrackingEventStatus
 from campaigns.services.tracking_intake import IncomingEvent, tracking_dedup_key
 from campaigns.tests.brevo_webhooks import T0, WEBHOOK, brevo_event, queued_jobs, webhook_auth
+from campaigns.tests.factories import CampaignRecipientFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_event_schedules")]
 
@@ -207,7 +208,7 @@ def test_backends_killed_during_ingestion_lose_nothing_and_double_nothing(live_s
     what was answered 200 is stored; delivering the 429s again (as Brevo does) ends with every
     event stored exactly once."""
     user = make_user(email="reader@example.com")
-    row = CampaignRecipient.objects.create(campaign=campaign, user=user, email=user.email, message_id="<m@x>")
+    row = CampaignRecipientFactory(campaign=campaign, user=user, email=user.email, message_id="<m@x>")
     batches = [
         [brevo_event("opened", row, at=T0 + timedelta(milliseconds=batch * 1000 + number)) for number in range(100)]
         for batch in range(32)

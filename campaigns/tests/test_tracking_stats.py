@@ -13,8 +13,6 @@ from django.utils import timezone
 from accounts.models import OptOutMethod
 from accounts.services import user_opt_out
 from campaigns.models import (
-    Campaign,
-    CampaignRecipient,
     CampaignStatus,
     RecipientStatus,
     TrackingEvent,
@@ -22,6 +20,7 @@ from campaigns.models import (
 )
 from campaigns.selectors import campaign_link_clicks, campaign_rates, campaign_stats, campaigns_overview
 from campaigns.tests.brevo_webhooks import WEBHOOK, brevo_event, webhook_auth
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_event_schedules")]
 
@@ -31,7 +30,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def campaign(admin_user):
-    return Campaign.objects.create(
+    return CampaignFactory(
         subject="Spring news",
         body_html="<p>Hi</p>",
         status=CampaignStatus.SENT,
@@ -46,7 +45,7 @@ def ledger(campaign, make_user, count, *, status=RecipientStatus.SENT, start=0):
     for number in range(start, start + count):
         user = make_user(email=f"r{campaign.pk}-{number}@example.com")
         rows.append(
-            CampaignRecipient.objects.create(
+            CampaignRecipientFactory(
                 campaign=campaign,
                 user=user,
                 email=user.email,
@@ -163,7 +162,7 @@ def test_link_table_counts_clicks_and_distinct_clickers(campaign, make_user, del
 
 
 def test_link_table_belongs_to_its_campaign(campaign, make_user, deliver, admin_user):
-    other = Campaign.objects.create(subject="Other", body_html="<p>x</p>", created_by=admin_user)
+    other = CampaignFactory(subject="Other", body_html="<p>x</p>", created_by=admin_user)
     mine, theirs = ledger(campaign, make_user, 1)[0], ledger(other, make_user, 1)[0]
     deliver(
         brevo_event("click", mine, link="https://example.com/mine"),
@@ -175,7 +174,7 @@ def test_link_table_belongs_to_its_campaign(campaign, make_user, deliver, admin_
 
 def test_overview_has_totals_and_a_zero_filled_monthly_series(campaign, make_user, deliver, admin_user):
     rows = ledger(campaign, make_user, 4)
-    earlier = Campaign.objects.create(
+    earlier = CampaignFactory(
         subject="Summer",
         body_html="<p>x</p>",
         status=CampaignStatus.SENT,
@@ -183,11 +182,11 @@ def test_overview_has_totals_and_a_zero_filled_monthly_series(campaign, make_use
         started_at=datetime(2026, 9, 3, tzinfo=UTC),
     )
     earlier_rows = ledger(earlier, make_user, 2)
-    too_old = Campaign.objects.create(
+    too_old = CampaignFactory(
         subject="Old", body_html="<p>x</p>", created_by=admin_user, started_at=datetime(2025, 1, 5, tzinfo=UTC)
     )
     ledger(too_old, make_user, 5)
-    Campaign.objects.create(subject="Draft", body_html="<p>x</p>", created_by=admin_user)
+    CampaignFactory(subject="Draft", body_html="<p>x</p>", created_by=admin_user)
     deliver(
         *[brevo_event("delivered", row) for row in rows + earlier_rows],
         brevo_event("unique_opened", rows[0]),
@@ -247,7 +246,7 @@ def test_campaign_detail_shows_tracking_counts_rates_and_links(admin_client_api,
 
 
 def test_stats_endpoint_counts_this_months_campaigns(admin_client_api, admin_user, make_user, deliver):
-    now = Campaign.objects.create(
+    now = CampaignFactory(
         subject="Now",
         body_html="<p>x</p>",
         status=CampaignStatus.SENT,

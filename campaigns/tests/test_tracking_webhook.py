@@ -22,6 +22,7 @@ from campaigns.models import (
 )
 from campaigns.services import tracking as tracking_service
 from campaigns.tests.brevo_webhooks import T0, WEBHOOK, brevo_event, queued_jobs, webhook_auth
+from campaigns.tests.factories import CampaignRecipientFactory
 from segments.selectors import reachable_users
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_event_schedules")]
@@ -454,9 +455,7 @@ def test_event_without_timestamp_is_deduplicated_by_its_payload(post, recipients
 def test_message_id_shared_by_several_recipients_matches_by_email(post, campaign, make_user, run_jobs):
     shared = "<202611200900.5000@smtp-relay.mailin.fr>"
     rows = [
-        CampaignRecipient.objects.create(
-            campaign=campaign, user=make_user(), email=f"pair{n}@example.com", message_id=shared
-        )
+        CampaignRecipientFactory(campaign=campaign, user=make_user(), email=f"pair{n}@example.com", message_id=shared)
         for n in range(2)
     ]
 

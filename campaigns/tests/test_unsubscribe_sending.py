@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import django_rq
 import pytest
 from django.test import Client
-from rq import SimpleWorker
 
 from accounts.models import SuppressionReason, User
 from accounts.services import suppression_add
@@ -41,11 +39,6 @@ def admin_user(admin_user):
 
 def new_campaign(admin_user, **fields):
     return CampaignFactory(created_by=admin_user, **fields)
-
-
-def run_some(count: int) -> None:
-    queue = django_rq.get_queue("default")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True, max_jobs=count, with_scheduler=False)
 
 
 def _token(url: str) -> str:
@@ -146,7 +139,9 @@ def test_one_click_post_from_the_header_brevo_received_opts_out(brevo, admin_use
     assert CampaignRecipient.objects.get().unsubscribed_at == member.email_opted_out_at
 
 
-def test_opt_out_after_the_audience_froze_stops_mail_mid_send(brevo, admin_user, audience, run_jobs, settings, client):
+def test_opt_out_after_the_audience_froze_stops_mail_mid_send(
+    brevo, admin_user, audience, run_jobs, settings, client, run_some
+):
     settings.CAMPAIGN_BATCH_SIZE = 2
     settings.CAMPAIGN_SEND_CONCURRENCY = 1
     members = audience(6)
@@ -175,7 +170,9 @@ def test_opt_out_after_the_audience_froze_stops_mail_mid_send(brevo, admin_user,
     assert not campaign_audience(campaign=campaign).filter(pk__in=[opted_out.pk, bounced.pk]).exists()
 
 
-def test_a_whole_batch_of_opted_out_recipients_does_not_end_the_chain(brevo, admin_user, audience, run_jobs, settings):
+def test_a_whole_batch_of_opted_out_recipients_does_not_end_the_chain(
+    brevo, admin_user, audience, run_jobs, settings, run_some
+):
     settings.CAMPAIGN_BATCH_SIZE = 2
     settings.CAMPAIGN_SEND_CONCURRENCY = 1
     members = audience(5)

@@ -38,8 +38,8 @@ def test_a_manager_sees_segments_without_the_machinery(client, manager_user):
     assert "Campaigns" not in found
 
 
-def test_the_site_is_branded_with_an_icon(admin_client_site):
-    html = admin_client_site.get(reverse("admin:index")).content.decode()
+def test_the_site_is_branded_with_an_icon(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
 
     assert "<title>Home | Audience mail</title>" in html
     assert "Django administration" not in html
@@ -51,9 +51,3 @@ def test_favicon_ico_points_at_the_icon(client):
 
     assert response.status_code == 302
     assert response["Location"] == "/static/staff/favicon.svg"
-
-
-@pytest.fixture
-def admin_client_site(client, admin_user) -> Client:
-    client.force_login(admin_user)
-    return client

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from fakebrevo import FakeBrevo
 from fakebrevo.tests.client import Client, email_body, error, versions
+from fakebrevo.transactional import IDEMPOTENCY_WINDOW_SECONDS
 
 MESSAGE_ID_RE = re.compile(r"^<\d{12}\.\d{11}@smtp-relay\.mailin\.fr>$")
 
@@ -169,15 +169,15 @@ def test_repeated_idempotency_key_is_refused_and_not_sent_again(fake: FakeBrevo,
 
 
 def test_idempotency_key_expires_after_the_window(fake: FakeBrevo, brevo: Client) -> None:
-    fake.idempotency_window_seconds = 0.2
+    now = [datetime(2026, 11, 2, 9, 0, tzinfo=UTC)]
+    fake.set_clock(lambda: now[0])
     body = email_body(headers={"idempotencyKey": "k-1"})
     brevo("POST", "smtp/email", body)
 
-    time.sleep(0.3)
+    now[0] += timedelta(seconds=IDEMPOTENCY_WINDOW_SECONDS)
 
     assert brevo("POST", "smtp/email", body).status_code == 201
     assert fake.accepted_emails() == ["ann@example.com", "ann@example.com"]
-    fake.idempotency_window_seconds = 30 * 60
 
 
 def test_a_refused_request_does_not_use_up_its_key(fake: FakeBrevo, brevo: Client) -> None:

@@ -11,8 +11,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.tests.factories import CampaignFactory
-from segments.models import Segment
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
+from segments.models import Membership
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def test_other_roles_get_403(api_client: APIClient, make_user, role):
 
 
 def test_create_makes_a_draft_by_the_caller(admin_client_api: APIClient, admin_user):
-    segment = Segment.objects.create(name="Everyone in GB", countries=["GB"])
+    segment = SegmentFactory(name="Everyone in GB", countries=["GB"], membership=Membership.ALL, created_by=None)
 
     response = admin_client_api.post(LIST, {**VALID, "target_segment": "ACTIVE", "segment": segment.pk})
 
@@ -136,7 +137,7 @@ def test_editing_or_deleting_outside_draft_is_a_409_naming_the_status(admin_clie
 
 
 def test_list_filters_searches_orders_and_pins_its_queries(admin_client_api, django_assert_max_num_queries):
-    segment = Segment.objects.create(name="GB", countries=["GB"])
+    segment = SegmentFactory(name="GB", countries=["GB"], membership=Membership.ALL, created_by=None)
     for index in range(12):
         CampaignFactory(
             subject=f"Spring {index}",
@@ -328,7 +329,7 @@ def test_recipients_are_paged_by_cursor_and_filtered_by_status(
     users = audience(5)
     campaign = CampaignFactory(status=CampaignStatus.SENT)
     for index, user in enumerate(users):
-        CampaignRecipient.objects.create(
+        CampaignRecipientFactory(
             campaign=campaign,
             user=user,
             email=user.email,
@@ -352,7 +353,7 @@ def test_detail_counts_the_ledger(admin_client_api, audience):
     campaign = CampaignFactory(status=CampaignStatus.SENDING)
     statuses = [RecipientStatus.SENT, RecipientStatus.PENDING, RecipientStatus.UNKNOWN]
     for user, status in zip(users, statuses, strict=True):
-        CampaignRecipient.objects.create(campaign=campaign, user=user, email=user.email, status=status)
+        CampaignRecipientFactory(campaign=campaign, user=user, email=user.email, status=status)
 
     stats = admin_client_api.get(detail(campaign)).json()["stats"]
 

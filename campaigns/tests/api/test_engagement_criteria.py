@@ -10,8 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.tests.factories import CampaignFactory
+from campaigns.models import Campaign, CampaignStatus, RecipientStatus
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from segments.models import Segment
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ ENGAGEMENT_FIELDS = (
 
 def row(campaign: Campaign, user, *, opened: bool = False, clicked: bool = False, machine: bool = False, **values):
     now = timezone.now()
-    return CampaignRecipient.objects.create(
+    return CampaignRecipientFactory(
         campaign=campaign,
         user=user,
         email=user.email,

@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from accounts.models import Role
 from brevo import brevo_client
-from campaigns.models import BrevoIncident, CampaignStatus, TrackingEvent
+from campaigns.models import BrevoIncident, CampaignStatus
 from campaigns.services import campaign_send
 from campaigns.services.reports import campaign_reports_refresh_due
-from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.reporting.test_timeline import row, sent_campaign
-from segments.models import AudienceSnapshot
+from campaigns.tests.factories import CampaignFactory, TrackingEventFactory
+from campaigns.tests.reporting.ledgers import row, sent_campaign
+from segments.tests.factories import AudienceSnapshotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,9 @@ def history() -> None:
     campaign_reports_refresh_due()
     CampaignFactory(name="Winter news", status=CampaignStatus.SCHEDULED, scheduled_at=now + timedelta(days=3))
     today = timezone.localdate()
-    AudienceSnapshot.objects.create(day=today - timedelta(days=40), users=90, reachable=80, opted_out=5, suppressed=2)
-    AudienceSnapshot.objects.create(day=today, users=100, reachable=85, opted_out=9, suppressed=3)
-    TrackingEvent.objects.create(dedup_key="waiting", esp_event="delivered", event_type="delivered", payload={})
+    AudienceSnapshotFactory(day=today - timedelta(days=40), users=90, reachable=80, opted_out=5, suppressed=2)
+    AudienceSnapshotFactory(day=today, users=100, reachable=85, opted_out=9, suppressed=3)
+    TrackingEventFactory(dedup_key="waiting", esp_event="delivered", event_type="delivered", payload={})
 
 
 def test_an_admin_sees_every_section_with_links_in_bounded_queries(

@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
-from campaigns.models import CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.models import CampaignStatus, RecipientStatus
 from campaigns.services.reports import campaign_report_refresh
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +31,9 @@ def test_a_sent_campaign_page_has_every_chart_with_its_series_and_numbers(client
         status=CampaignStatus.SENT, started_at=now, sent_at=now, audience_frozen_at=now, recipients_total=2,
         recipient_count=2,
     )  # fmt: skip
-    CampaignRecipient.objects.create(campaign=campaign, email="a@example.com", status=RecipientStatus.SENT,
+    CampaignRecipientFactory(campaign=campaign, email="a@example.com", status=RecipientStatus.SENT,
                                      delivered_at=now, first_opened_at=now)  # fmt: skip
-    CampaignRecipient.objects.create(campaign=campaign, email="b@example.org", status=RecipientStatus.SENT)
+    CampaignRecipientFactory(campaign=campaign, email="b@example.org", status=RecipientStatus.SENT)
     campaign_report_refresh(campaign_id=campaign.pk)
 
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()

@@ -3,7 +3,7 @@ freshness, and the timeline endpoint (shape, errors, access, queries)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import django_rq
 import pytest
@@ -13,34 +13,19 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from campaigns.jobs import campaign_reports_refresh_due
-from campaigns.models import Campaign, CampaignRecipient, CampaignReport, CampaignStatus, RecipientStatus, TrackingEvent
+from campaigns.models import Campaign, CampaignRecipient, CampaignReport, CampaignStatus, RecipientStatus
 from campaigns.reporting.timeline import OTHER_DOMAINS, campaign_report_data, domain_breakdown
 from campaigns.services.reports import campaign_report_current, campaign_report_refresh
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, TrackingEventFactory
+from campaigns.tests.reporting.ledgers import START, row, sent_campaign
 
 pytestmark = pytest.mark.django_db
-
-START = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # 23:00 BST, the night before clocks go back
 
 
 @pytest.fixture(autouse=True)
 def _london(settings) -> None:
     settings.TIME_ZONE = "Europe/London"
     cache.clear()
-
-
-def sent_campaign(**fields) -> Campaign:
-    return CampaignFactory(
-        status=fields.pop("status", CampaignStatus.SENT),
-        started_at=fields.pop("started_at", START),
-        sent_at=START + timedelta(minutes=5),
-        audience_frozen_at=START,
-        **fields,
-    )
-
-
-def row(campaign: Campaign, email: str, status: str = RecipientStatus.SENT, **times) -> CampaignRecipient:
-    return CampaignRecipient.objects.create(campaign=campaign, email=email, status=status, **times)
 
 
 @pytest.fixture
@@ -57,7 +42,7 @@ def ledger() -> Campaign:
     # Example: one bounced, one refused by Brevo.
     row(campaign, "d@example.com", hard_bounced_at=delivered)
     row(campaign, "e@example.com", status=RecipientStatus.FAILED)
-    TrackingEvent.objects.create(
+    TrackingEventFactory(
         dedup_key="k1", esp_event="click", event_type="clicked", campaign=campaign, link="https://example.com/a",
         payload={}, recipient=CampaignRecipient.objects.get(email="a@gmail.com"),
     )  # fmt: skip

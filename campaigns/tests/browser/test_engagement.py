@@ -1,35 +1,27 @@
-"""Engagement in a real browser (Chromium through Playwright, like test_browser): a segment of
+"""Engagement in a real browser (Chromium through Playwright, like the walkthrough): a segment of
 those who did not open a campaign, built with the campaign picker and its live count, then a
 follow-up made from the sent campaign's page with the sizes it shows."""
 
 from __future__ import annotations
 
-import pytest
 from django.utils import timezone
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_browser import (
-    CHROMIUM,
+from campaigns.models import Campaign, CampaignStatus, RecipientStatus
+from campaigns.tests.browser.pages import (
+    BROWSER_TEST,
     PASSWORD,
     assert_no_horizontal_scroll,
-    browser_page,
     message,
     shot,
     sign_in,
     text,
 )
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from segments.models import Segment
 
-__all__ = ["browser_page"]  # the fixture, shared with test_browser
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
-]
+pytestmark = BROWSER_TEST
 
 
 def test_staff_build_an_engagement_segment_and_follow_up_a_campaign(browser_page, live_server):
@@ -49,7 +41,7 @@ def test_staff_build_an_engagement_segment_and_follow_up_a_campaign(browser_page
         "di": {},
     }.items():
         user = UserFactory(email=f"{name}@example.com")
-        CampaignRecipient.objects.create(
+        CampaignRecipientFactory(
             campaign=october, user=user, email=user.email, status=RecipientStatus.SENT, sent_at=now, **values
         )
     sign_in(page, base)

@@ -14,10 +14,8 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import requests
 from django.conf import settings as django_settings
 
@@ -25,90 +23,22 @@ from accounts.models import OptOutMethod, Role, User
 from accounts.tests.factories import UserFactory
 from campaigns import queue as tracking_queue
 from campaigns.models import Campaign, CampaignStatus, SubscriptionChange
+from campaigns.tests.browser.pages import (
+    ARTIFACTS,
+    BROWSER_TEST,
+    PASSWORD,
+    ZONE,
+    assert_no_horizontal_scroll,
+    message,
+    pick_segment,
+    shot,
+    sign_in,
+    text,
+)
 from segments.models import Membership, Segment
+from segments.tests.factories import SegmentFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "browser"
-PASSWORD = "Browser-Test-pw-42"
-WIDTH = 1366
-ZONE = "Europe/Paris"
-
-pytestmark = [
-    pytest.mark.browser,
-    # The live server thread sees only committed data.
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(viewport={"width": WIDTH, "height": 900}, timezone_id=ZONE)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        # The admin asks "Send this campaign to N people now?" in a confirm() dialog.
-        page.on("dialog", lambda dialog: dialog.accept())
-        yield page
-        context.close()
-        browser.close()
-
-
-def shot(page, name: str, *, email: bool = False) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    if email:
-        preview = page.locator("#campaign-preview")
-        # The preview is a sandboxed iframe, painted by its own renderer: a full-page capture
-        # leaves it blank, so it gets a capture of its own once on screen.
-        preview.scroll_into_view_if_needed()
-        page.frame_locator("#campaign-preview").locator("body").wait_for()
-        preview.screenshot(path=str(ARTIFACTS / f"{name}-email.png"))
-
-
-def text(locator) -> str:
-    return " ".join(locator.inner_text().split())
-
-
-def assert_no_horizontal_scroll(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, page.url
-
-
-def message(page) -> str:
-    page.locator(".messagelist").wait_for()
-    return text(page.locator(".messagelist"))
-
-
-def sign_in(page, base: str) -> None:
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "staff@example.com")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
-def pick_segment(page, name: str) -> None:
-    """The audience's segment picker is Django's autocomplete: type, then take the match."""
-    page.click(".field-segment .select2-selection")
-    page.keyboard.type(name)
-    page.locator(".select2-results__option", has_text=name).first.click()
+pytestmark = BROWSER_TEST
 
 
 def post_tracking(base_url: str, payload: dict) -> None:
@@ -332,7 +262,7 @@ def test_careless_actions_get_answers_a_person_can_act_on(browser_page, live_ser
     base = live_server.url
     UserFactory(role=Role.ADMIN, email="staff@example.com", password=PASSWORD)
     UserFactory(email="active@example.com")
-    actives = Segment.objects.create(name="Active readers", membership=Membership.ACTIVE)
+    actives = SegmentFactory(name="Active readers", membership=Membership.ACTIVE, created_by=None)
     sign_in(page, base)
 
     # A contradictory audience is named as such beside the picker, before saving.

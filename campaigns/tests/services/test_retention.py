@@ -19,7 +19,7 @@ from campaigns.selectors import campaign_link_clicks, campaign_stats
 from campaigns.services import retention
 from campaigns.services.tracking import tracking_events_process_pending
 from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from segments.selectors import Criteria, criteria_counts
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def ledger():
     for number in range(4):
         user = UserFactory(email=f"reader{number}@example.com")
         rows.append(
-            CampaignRecipient.objects.create(
+            CampaignRecipientFactory(
                 campaign=campaign,
                 user=user,
                 email=user.email,

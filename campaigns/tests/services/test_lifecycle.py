@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import MembershipStatus, User
 from accounts.tests.factories import UserFactory
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
+from campaigns.models import CampaignRecipient, CampaignStatus
 from campaigns.services import (
     campaign_create,
     campaign_duplicate,
@@ -22,17 +22,14 @@ from campaigns.services import (
 )
 from campaigns.tests.factories import CampaignFactory
 from core.errors import InvalidInputError
-from segments.models import Membership, Segment
+from segments.models import Membership
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def soon() -> timezone.datetime:
     return timezone.now() + timedelta(hours=1)
-
-
-def make_due(campaign: Campaign) -> None:
-    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
 
 
 # --- Names ----------------------------------------------------------------------------------
@@ -86,7 +83,7 @@ def test_schedule_refuses_an_empty_audience_like_send_now(admin_user):
 
 
 def test_a_contradictory_audience_is_named_as_such(admin_user):
-    segment = Segment.objects.create(name="Active readers", membership=Membership.ACTIVE)
+    segment = SegmentFactory(name="Active readers", membership=Membership.ACTIVE, created_by=None)
     UserFactory(membership_status=MembershipStatus.INACTIVE)
     campaign = CampaignFactory(target_segment=Membership.INACTIVE, segment=segment)
 
@@ -97,7 +94,7 @@ def test_a_contradictory_audience_is_named_as_such(admin_user):
     assert "exclude each other" in refused.value.message
 
 
-def test_a_scheduled_campaign_whose_audience_emptied_fails_at_due_time_with_the_reason(admin_user, audience):
+def test_a_scheduled_campaign_whose_audience_emptied_fails_at_due_time_with_the_reason(admin_user, audience, make_due):
     audience(2)
     campaign = CampaignFactory(target_segment=Membership.ACTIVE)
     campaign_send(campaign=campaign, by=admin_user, scheduled_at=soon())
@@ -117,7 +114,7 @@ def test_a_scheduled_campaign_whose_audience_emptied_fails_at_due_time_with_the_
     assert campaign.sent_at is None
 
 
-def test_the_sweep_applies_the_same_rule(admin_user, audience):
+def test_the_sweep_applies_the_same_rule(admin_user, audience, make_due):
     audience(1)
     campaign = CampaignFactory()
     campaign_send(campaign=campaign, by=admin_user, scheduled_at=soon())
@@ -150,7 +147,7 @@ def test_an_audience_that_empties_between_the_click_and_the_start_job_fails_the_
 
 def test_duplicate_is_a_draft_with_the_content_sender_and_audience_only(admin_user, manager_user, audience, drain):
     audience(2)
-    segment = Segment.objects.create(name="Everyone active", membership=Membership.ACTIVE)
+    segment = SegmentFactory(name="Everyone active", membership=Membership.ACTIVE, created_by=None)
     original = campaign_create(
         by=manager_user,
         name="Autumn",

@@ -9,7 +9,9 @@ from django.core import signing
 from django.test import Client
 
 from accounts.models import OptOutMethod, Suppression, SuppressionReason
-from campaigns.models import Campaign, CampaignRecipient, SubscriptionChange
+from accounts.tests.factories import SuppressionFactory
+from campaigns.models import CampaignRecipient, SubscriptionChange
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from campaigns.unsubscribe_links import TOKEN_MAX_AGE_SECONDS, unsubscribe_token, unsubscribe_url
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def campaign():
-    return Campaign.objects.create(subject="Spring news", body_html="<p>Hello</p>")
+    return CampaignFactory(subject="Spring news", body_html="<p>Hello</p>")
 
 
 @pytest.fixture
@@ -48,10 +50,10 @@ def test_get_asks_for_confirmation_and_changes_nothing(client, reader, campaign)
 
 
 def test_the_page_names_the_campaign_by_the_subject_the_recipient_got(client, reader):
-    campaign = Campaign.objects.create(
+    campaign = CampaignFactory(
         subject='{{ first_name | default:"Friend" }}, our autumn programme is here', body_html="<p>Hi</p>"
     )
-    CampaignRecipient.objects.create(campaign=campaign, user=reader, email=reader.email, first_name="Ann")
+    CampaignRecipientFactory(campaign=campaign, user=reader, email=reader.email, first_name="Ann")
 
     html = client.get(_path(reader, campaign)).content.decode()
 
@@ -61,7 +63,7 @@ def test_the_page_names_the_campaign_by_the_subject_the_recipient_got(client, re
 
 def test_without_a_ledger_row_the_subject_uses_the_account_names(client, make_user):
     nameless = make_user(email="nameless@example.com", first_name="")
-    campaign = Campaign.objects.create(
+    campaign = CampaignFactory(
         subject='{{ first_name | default:"Friend" }}, our autumn programme is here', body_html="<p>Hi</p>"
     )
 
@@ -79,7 +81,7 @@ def test_head_changes_nothing(client, reader, campaign):
 
 
 def test_confirmation_post_opts_out_and_records_how(client, reader, campaign):
-    CampaignRecipient.objects.create(campaign=campaign, user=reader, email=reader.email)
+    CampaignRecipientFactory(campaign=campaign, user=reader, email=reader.email)
 
     response = client.post(_path(reader, campaign))
 
@@ -217,7 +219,7 @@ def test_token_of_deleted_user(client, reader, campaign):
 def test_resubscribe_with_the_same_token(client, reader, campaign):
     path = _path(reader, campaign)
     client.post(path)
-    Suppression.objects.create(email=reader.email, reason=SuppressionReason.UNSUBSCRIBE, source="brevo")
+    SuppressionFactory(email=reader.email, reason=SuppressionReason.UNSUBSCRIBE, source="brevo")
 
     response = Client(enforce_csrf_checks=True).post(f"{path}resubscribe/")
 
@@ -232,7 +234,7 @@ def test_resubscribe_with_the_same_token(client, reader, campaign):
 def test_resubscribe_keeps_bounce_suppression_and_says_so(client, reader, campaign):
     path = _path(reader, campaign)
     client.post(path)
-    Suppression.objects.create(email=reader.email, reason=SuppressionReason.HARD_BOUNCE, source="brevo")
+    SuppressionFactory(email=reader.email, reason=SuppressionReason.HARD_BOUNCE, source="brevo")
 
     response = client.post(f"{path}resubscribe/")
 

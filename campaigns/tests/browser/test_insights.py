@@ -8,46 +8,32 @@ Screenshots go to test-artifacts/browser/ (the telling ones are copied to docs/s
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
-import django_rq
-import pytest
 from django.utils import timezone
-from rq import SimpleWorker
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.services.reports import campaign_reports_refresh_due
+from campaigns.tests.browser.pages import (
+    BROWSER_TEST,
+    PASSWORD,
+    shot,
+    sign_in,
+    text,
+)
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_browser import ARTIFACTS, CHROMIUM, PASSWORD, browser_page, sign_in, text
-from segments.models import AudienceSnapshot, SegmentSnapshot
-from segments.tests.factories import SegmentFactory
+from segments.tests.factories import AudienceSnapshotFactory, SegmentFactory, SegmentSnapshotFactory
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
-]
-__all__ = ["browser_page"]  # the fixture, shared with the walkthrough test
-
-
-def shot(page, name: str, *, full_page: bool = True) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
-
-
-def run_one_job() -> bool:
-    queue = django_rq.get_queue("default")
-    worker = SimpleWorker([queue], connection=queue.connection)
-    return bool(worker.work(burst=True, max_jobs=1, with_scheduler=False))
+pytestmark = BROWSER_TEST
 
 
 def accepted(page) -> int:
     return int("".join(ch for ch in page.locator('[data-progress="accepted"]').inner_text() if ch.isdigit()) or 0)
 
 
-def test_the_bar_moves_while_sending_and_stops_when_done(browser_page, live_server, settings):
+def test_the_bar_moves_while_sending_and_stops_when_done(browser_page, live_server, settings, run_some):
     page = browser_page
     settings.CAMPAIGN_BATCH_SIZE = 5
     settings.CAMPAIGN_SEND_CONCURRENCY = 1
@@ -62,10 +48,13 @@ def test_the_bar_moves_while_sending_and_stops_when_done(browser_page, live_serv
     bar.wait_for()
     assert bar.get_attribute("data-live") == "true"
 
-    # The start job freezes 21 recipients; then one batch of 5 at a time, with time for a poll.
+    # The start job freezes 21 recipients; then one batch of 5 at a time, each shown by the
+    # page's next poll before the next batch goes.
     seen = []
-    while run_one_job():
-        time.sleep(2.5)
+    while run_some(1):
+        expected = Campaign.objects.get(pk=campaign.pk).recipient_count
+        shown = "document.querySelector('[data-progress=accepted]').innerText.replace(/\\D/g, '')"
+        page.wait_for_function(f"expected => Number({shown}) === expected", arg=expected)
         seen.append(accepted(page))
         if 0 < seen[-1] < 21 and len([value for value in seen if 0 < value < 21]) == 1:
             shot(page, "10-progress-moving", full_page=False)
@@ -124,13 +113,13 @@ def test_a_sent_campaign_has_its_charts_drawn_and_the_dashboard_loads(browser_pa
     )
     today = timezone.localdate()
     for back in range(0, 330, 30):
-        AudienceSnapshot.objects.create(
+        AudienceSnapshotFactory(
             day=today - timedelta(days=back), users=1000 - back, reachable=900 - back * 2, opted_out=20 + back // 10,
             suppressed=5 + back // 30,
         )  # fmt: skip
     segment = SegmentFactory(name="Londoners", states=["London"])
     for back in range(45):
-        SegmentSnapshot.objects.create(
+        SegmentSnapshotFactory(
             segment=segment, day=today - timedelta(days=back), matching=400 + back, reachable=350 + back
         )
     campaign_reports_refresh_due()

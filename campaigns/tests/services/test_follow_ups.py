@@ -18,9 +18,10 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Recipi
 from campaigns.selectors import campaign_audience
 from campaigns.services import campaign_follow_up
 from campaigns.tests.engagement_history import generate_history
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, criteria_counts
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def follow_up_url(campaign: Campaign) -> str:
 
 def recipient(campaign: Campaign, user, *, opened: bool = False, clicked: bool = False) -> CampaignRecipient:
     now = timezone.now()
-    return CampaignRecipient.objects.create(
+    return CampaignRecipientFactory(
         campaign=campaign,
         user=user,
         email=user.email,
@@ -119,7 +120,9 @@ def test_the_follow_ups_audience_is_the_criterions_audience(audience):
 
 def test_the_campaigns_preset_and_segment_criteria_are_kept(admin_user, october):
     campaign, people = october
-    londoners = Segment.objects.create(name="Londoners", states=["London"], extra_criteria={})
+    londoners = SegmentFactory(
+        name="Londoners", states=["London"], extra_criteria={}, membership=Membership.ALL, created_by=None
+    )
     Campaign.objects.filter(pk=campaign.pk).update(segment=londoners, target_segment=Membership.ACTIVE)
     campaign.refresh_from_db()
     people["cy"].membership_status = MembershipStatus.INACTIVE

@@ -11,12 +11,11 @@ import django_rq
 import pytest
 from django.core import mail
 from django.utils import timezone
-from rq import SimpleWorker
 
 from accounts.models import MembershipStatus, User
 from accounts.tests.factories import UserFactory
 from campaigns.content import prepare_content
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.models import Campaign, CampaignStatus, RecipientStatus
 from campaigns.services import (
     campaign_cancel,
     campaign_pause,
@@ -28,15 +27,11 @@ from campaigns.services import (
     sending,
 )
 from campaigns.services.sending import claims, delivery
-from campaigns.tests.factories import CampaignFactory
-from segments.models import Membership, Segment
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
+from segments.models import Membership
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_some(count: int) -> None:
-    queue = django_rq.get_queue("default")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True, max_jobs=count, with_scheduler=False)
 
 
 def later(seconds: float):
@@ -141,13 +136,13 @@ def test_without_brevo_each_recipient_gets_a_message_rendered_locally(small_batc
     assert row.message_id == message.extra_headers["Message-ID"]
 
 
-def test_the_audience_is_preset_and_segment_and_reachable_frozen_at_start(brevo, admin_user, drain):
+def test_the_audience_is_preset_and_segment_and_reachable_frozen_at_start(brevo, admin_user, drain, run_some):
     User.objects.filter(pk=admin_user.pk).update(state="Paris")
     london = UserFactory(state="London")
     UserFactory(state="Leeds")
     UserFactory(state="London", is_verified=False)
     UserFactory(state="London", membership_status=MembershipStatus.INACTIVE)
-    segment = Segment.objects.create(name="Londoners", states=["London"])
+    segment = SegmentFactory(name="Londoners", states=["London"], membership=Membership.ALL, created_by=None)
     campaign = CampaignFactory(target_segment=Membership.ACTIVE, segment=segment)
 
     campaign_send(campaign=campaign, by=admin_user)
@@ -164,7 +159,7 @@ def test_the_audience_is_preset_and_segment_and_reachable_frozen_at_start(brevo,
 def test_the_ledger_keeps_one_row_per_address_whatever_its_case(admin_user, audience):
     members = audience(3)
     campaign = CampaignFactory(status=CampaignStatus.SENDING)
-    CampaignRecipient.objects.create(campaign=campaign, user=members[0], email=members[0].email.upper())
+    CampaignRecipientFactory(campaign=campaign, user=members[0], email=members[0].email.upper())
 
     first = ledger_insert_audience(campaign=campaign)
     again = ledger_insert_audience(campaign=campaign)
@@ -383,7 +378,7 @@ def test_ten_percent_of_calls_failing_in_every_way_still_sends_each_recipient_on
 # --- Pause, resume, cancel ----------------------------------------------------------------------
 
 
-def test_pause_stops_claiming_and_resume_finishes_the_rest(brevo, small_batches, admin_user, audience, drain):
+def test_pause_stops_claiming_and_resume_finishes_the_rest(brevo, small_batches, admin_user, audience, drain, run_some):
     small_batches.CAMPAIGN_SEND_CONCURRENCY = 1
     audience(8)
     campaign = CampaignFactory()
@@ -403,7 +398,7 @@ def test_pause_stops_claiming_and_resume_finishes_the_rest(brevo, small_batches,
     assert len(brevo.accepted_emails()) == 9
 
 
-def test_cancel_mid_send_leaves_pending_recipients_unsent(brevo, small_batches, admin_user, audience, drain):
+def test_cancel_mid_send_leaves_pending_recipients_unsent(brevo, small_batches, admin_user, audience, drain, run_some):
     small_batches.CAMPAIGN_SEND_CONCURRENCY = 1
     audience(8)
     campaign = CampaignFactory()
@@ -424,7 +419,9 @@ def test_cancel_mid_send_leaves_pending_recipients_unsent(brevo, small_batches, 
 # --- Lost jobs ----------------------------------------------------------------------------------
 
 
-def test_redis_flushed_mid_send_is_recovered_by_the_watchdog(brevo, small_batches, admin_user, audience, drain):
+def test_redis_flushed_mid_send_is_recovered_by_the_watchdog(
+    brevo, small_batches, admin_user, audience, drain, run_some
+):
     audience(10)
     campaign = CampaignFactory()
 
@@ -551,7 +548,7 @@ def test_resend_new_members_adds_only_people_who_joined_since(brevo, small_batch
     assert_exactly_once(brevo, campaign)
 
 
-def test_a_user_deleted_after_the_snapshot_is_not_sent(brevo, small_batches, admin_user, audience, drain):
+def test_a_user_deleted_after_the_snapshot_is_not_sent(brevo, small_batches, admin_user, audience, drain, run_some):
     gone = audience(2)[0]
     campaign = CampaignFactory()
     campaign_send(campaign=campaign, by=admin_user)

@@ -21,11 +21,12 @@ from campaigns.models import CampaignRecipient, CampaignStatus, RecipientStatus
 from campaigns.selectors import campaign_link_clicks, campaign_stats
 from campaigns.services.tracking import tracking_events_process_pending
 from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 from core.errors import InvalidInputError
-from segments.models import Segment
+from segments.models import Membership
 from segments.selectors import reachable_users
 from segments.services import segment_sync_run, segment_sync_start
+from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,14 +79,14 @@ def person(brevo, settings, admin_user):
     settings.BREVO_PROCESS_POLL_DELAY = 0
     user = UserFactory(email="Erase.Me@Example.com", first_name="Erin", country="ES")
     UserFactory(email="stays@example.com", country="ES")
-    segment = Segment.objects.create(name="Spain", countries=["ES"])
+    segment = SegmentFactory(name="Spain", countries=["ES"], membership=Membership.ALL, created_by=None)
     segment_sync_run(export=segment_sync_start(segment=segment, by=admin_user, enqueue=False))
     segment.refresh_from_db()
     assert ADDRESS in brevo.lists[segment.brevo_list_id]["members"]
 
     campaign = CampaignFactory(status=CampaignStatus.SENT, created_by=admin_user)
     rows = [
-        CampaignRecipient.objects.create(
+        CampaignRecipientFactory(
             campaign=campaign,
             user=someone,
             email=someone.email,
