@@ -23,6 +23,7 @@ from accounts.roles import MANAGE_CAMPAIGNS, OPERATE_QUEUES
 from campaigns.models import BrevoIncident, Campaign, CampaignStatus, TrackingEvent, TrackingEventStatus
 from campaigns.selectors import campaign_rates
 from core.charts import Chart, Series
+from core.months import months_ending
 from segments.models import AudienceSnapshot
 
 MONTHS = 12
@@ -40,11 +41,6 @@ _SUMMED = (
     "complained",
     "unsubscribed",
 )
-
-
-def _month_starts(today: date, months: int) -> list[date]:
-    index = today.year * 12 + today.month - 1
-    return [date((index - back) // 12, (index - back) % 12 + 1, 1) for back in range(months - 1, -1, -1)]
 
 
 def _percent(rate: float | None) -> float | None:
@@ -221,7 +217,7 @@ def staff_dashboard(*, user: Any, today: date | None = None) -> dict[str, Any]:
     those who may see users, the machinery for those who operate the queues."""
     # Months and days of the site's time zone, whoever looks (staff may have a zone of their own).
     today = today or timezone.localdate(timezone=timezone.get_default_timezone())
-    months = _month_starts(today, MONTHS)
+    months = months_ending(today, MONTHS)
     return {
         "campaigns": _campaigns(today, months[0], months) if user.has_perm(MANAGE_CAMPAIGNS) else None,
         "audience": _audience(months[0], months) if user.has_perm("accounts.view_user") else None,
