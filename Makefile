@@ -7,7 +7,7 @@ DEMO_USERS ?= 2000
 PORT ?= 8000
 EMBEDDED_REDIS_PORT ?= 6399
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint demo clean client client-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -45,5 +45,26 @@ demo: install
 	  echo "API docs: http://127.0.0.1:$(PORT)/api/docs/   Ctrl-C stops everything."; echo; \
 	  wait'
 
+# The TypeScript client (clients/typescript/): the API's schema and the types generated from it,
+# both committed so a diff shows what an API change does to a frontend. Needs node and npm.
+CLIENT := clients/typescript
+
+$(CLIENT)/node_modules/.package-lock.json: $(CLIENT)/package-lock.json
+	cd $(CLIENT) && npm ci --no-audit --no-fund
+
+client: install $(CLIENT)/node_modules/.package-lock.json
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(CLIENT)/openapi.yaml
+	cd $(CLIENT) && npm run --silent generate
+
+# CI: the committed schema and types are what the server generates now, and the walkthrough
+# type-checks against them (a breaking API change fails here, or in the walkthrough's types).
+client-check: install $(CLIENT)/node_modules/.package-lock.json
+	@fresh=$$(mktemp -d) && trap 'rm -rf "$$fresh"' EXIT && \
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file "$$fresh/openapi.yaml" && \
+	(cd $(CLIENT) && npx --no-install openapi-typescript "$$fresh/openapi.yaml" --output "$$fresh/schema.d.ts" >/dev/null) && \
+	diff -u $(CLIENT)/openapi.yaml "$$fresh/openapi.yaml" && diff -u $(CLIENT)/src/schema.d.ts "$$fresh/schema.d.ts" \
+	|| { echo "The API changed: run 'make client' and commit $(CLIENT)/ (openapi.yaml, src/schema.d.ts)."; exit 1; }
+	cd $(CLIENT) && npm run --silent check
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/node_modules $(CLIENT)/dist
