@@ -33,7 +33,9 @@ from django.test.utils import override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.models import Enrollment, Gender, Lead, LeadStatus, Suppression, User  # noqa: E402
+from campaigns.engagement import FOLLOW_UP_AUDIENCES  # noqa: E402
 from campaigns.models import Campaign, CampaignStatus  # noqa: E402
+from campaigns.services.follow_ups import campaign_follow_up  # noqa: E402
 from segments.criteria_providers import extra_criteria_clean  # noqa: E402
 from segments.models import Membership  # noqa: E402
 from segments.selectors import Criteria, PreviewCursor, criteria_counts, matching_users, preview_page  # noqa: E402
@@ -104,25 +106,80 @@ def shapes() -> dict[str, Criteria]:
 
 
 def engagement_shapes() -> dict[str, Criteria]:
-    """The engagement criteria, when the database holds sent campaigns to read them from."""
+    """Every engagement criterion alone, then mixed with each other and with the engine's
+    criteria, when the database holds sent campaigns to read them from (`seed_demo --history`)."""
     sent = list(
         Campaign.objects.filter(status=CampaignStatus.SENT).order_by("-sent_at").values_list("pk", flat=True)[:3]
     )
     if not sent:
         return {}
-    wanted = {
-        "engaged within 90 days": {"engaged_within_days": 90},
-        "opened one of the 3 latest campaigns": {"opened_campaigns": sent},
-        "not opened the 3 latest campaigns + active members": {"not_opened_campaigns": sent},
+    properties = top(Enrollment.objects.all(), "property_id", 3)
+    agents = top(Enrollment.objects.exclude(agent=None), "agent_id", 50)
+    countries = top(User.objects.all(), "country", 2)
+    sources = top(User.objects.exclude(referral_source=""), "referral_source", 2)
+    latest = sent[:1]
+    wanted: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "received one of the 3 latest campaigns": ({"received_campaigns": sent}, {}),
+        "opened one of the 3 latest campaigns": ({"opened_campaigns": sent}, {}),
+        "clicked in one of the 3 latest campaigns": ({"clicked_campaigns": sent}, {}),
+        "received the 3 latest, opened none": ({"not_opened_campaigns": sent}, {}),
+        "received the 3 latest, clicked in none": ({"not_clicked_campaigns": sent}, {}),
+        "engaged within 90 days": ({"engaged_within_days": 90}, {}),
+        "engaged within 365 days": ({"engaged_within_days": 365}, {}),
+        "not engaged within 90 days": ({"not_engaged_within_days": 90}, {}),
+        "not engaged within 365 days": ({"not_engaged_within_days": 365}, {}),
+        "opened the latest + 2 countries + active members": (
+            {"opened_campaigns": latest},
+            {"countries": countries, "membership": Membership.ACTIVE},
+        ),
+        "received the 3 latest, opened none + active members": (
+            {"not_opened_campaigns": sent},
+            {"membership": Membership.ACTIVE},
+        ),
+        "clicked in one of the 3 latest + 3 properties": ({"clicked_campaigns": sent}, {"properties": properties}),
+        "engaged within 30 days + not clicked the latest + gender": (
+            {"engaged_within_days": 30, "not_clicked_campaigns": latest},
+            {"gender": Gender.FEMALE},
+        ),
+        "not engaged within 90 days + 2 traffic sources + inactive members": (
+            {"not_engaged_within_days": 90},
+            {"traffic_sources": sources, "membership": Membership.INACTIVE},
+        ),
+        "engaged within 90 days + 50 agents + country": (
+            {"engaged_within_days": 90},
+            {"agents": agents, "countries": countries[:1]},
+        ),
+        "received the latest + opened none of the 3 latest + not engaged within 365 days": (
+            {"received_campaigns": latest, "not_opened_campaigns": sent, "not_engaged_within_days": 365},
+            {},
+        ),
     }
     shaped = {}
-    for label, values in wanted.items():
+    for label, (values, engine) in wanted.items():
         cleaned, errors = extra_criteria_clean(values)
         if errors:
             raise SystemExit(f"{label}: {errors}")
-        membership = Membership.ACTIVE if "active" in label else Membership.ALL
-        shaped[label] = Criteria(membership=membership, extra=cleaned)
+        shaped[f"engagement: {label}"] = Criteria(extra=cleaned, **engine)
     return shaped
+
+
+def follow_up_ms(staff: User, runs: int) -> dict[str, Any]:
+    """The follow-up service (segment and draft in one transaction) on the latest sent campaign,
+    each audience, every call rolled back; the slowest audience is reported."""
+    campaign = Campaign.objects.filter(status=CampaignStatus.SENT).order_by("-sent_at").first()
+    if campaign is None:
+        return {}
+    timings = {}
+    for audience in FOLLOW_UP_AUDIENCES:
+
+        def create(audience: str = audience) -> None:
+            with transaction.atomic():
+                campaign_follow_up(campaign=campaign, by=staff, audience=audience)
+                transaction.set_rollback(True)
+
+        timings[audience] = median_ms(create, runs)
+    slowest = max(timings, key=lambda audience: timings[audience])
+    return {"campaign": str(campaign), "audience": slowest, "ms": timings[slowest], "all_ms": timings}
 
 
 def explain(criteria: Criteria) -> str:
@@ -159,6 +216,8 @@ def admin_form_data(criteria: Criteria) -> dict[str, Any]:
         "agents": list(criteria.agents),
         "partners": list(criteria.partners),
     }
+    # Contributed criteria (engagement) under their own names: lists of ids or a number of days.
+    data.update(criteria.extra)
     return data
 
 
@@ -226,6 +285,7 @@ def measure(runs: int) -> dict[str, Any]:
         page_url = f"/api/segments/{saved.pk}/preview/?page=after:{cursor.after}"
         assert client.get(page_url).status_code == 200
         endpoint_middle_ms = median_ms(lambda: client.get(page_url), runs)
+        follow_up = follow_up_ms(staff, runs)
         transaction.set_rollback(True)
 
     return {
@@ -237,6 +297,7 @@ def measure(runs: int) -> dict[str, Any]:
         "slowest_plan": plan,
         "admin_live_count": {"shape": slowest["shape"], "ms": live_ms},
         "endpoint_middle_page": {"shape": densest["shape"], "ms": endpoint_middle_ms},
+        "follow_up": follow_up,
     }
 
 

@@ -44,6 +44,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 COUNT_TARGET_MS = 300.0
 PAGE_TARGET_MS = 50.0
+FOLLOW_UP_TARGET_MS = 1000.0
 SNAPSHOT_TARGET_S = 15.0
 SEND_TARGET_S = 180.0
 WEBHOOK_TARGET_EVENTS_PER_S = 2000.0
@@ -198,6 +199,18 @@ def audience_rows(audience: dict[str, Any]) -> list[Row]:
             middle["ms"] / reference,
         )
     )
+    follow_up = audience.get("follow_up")
+    if follow_up:
+        rows.append(
+            Row(
+                f"follow-up created (segment + draft, the service): {follow_up['campaign']}, "
+                f"slowest audience “{follow_up['audience']}”",
+                f"< {FOLLOW_UP_TARGET_MS:.0f} ms",
+                f"{follow_up['ms']:.1f} ms",
+                follow_up["ms"] < FOLLOW_UP_TARGET_MS,
+                follow_up["ms"] / reference,
+            )
+        )
     return rows
 
 

@@ -5,7 +5,9 @@ segments engine (segments never imports campaigns). On the ledger:
 
 - a person *received* a campaign when one of their rows of it is SENT (Brevo accepted it);
 - *opened* means a human open or a click (`first_opened_at`); machine opens never count;
-- *clicked* means `first_clicked_at`; engagement in a window means `last_engaged_at`.
+- *clicked* means `first_clicked_at`; engagement in a window means `last_engaged_at`;
+- the windows ("engaged / not engaged in the last N days") read `EngagementSummary`, the latest
+  times per person that the database derives from these rows.
 
 Rows are matched to people by `user_id`, never by address, so a row written with another case
 of the address, or several rows of one campaign after an address change and a resend, belong
@@ -17,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, EngagementSummary, RecipientStatus
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, matching_users, membership_filter, reachable_users
 
@@ -104,14 +106,17 @@ def engagement_filter(users: QuerySet[User], values: Mapping[str, Any]) -> Query
             users = users.filter(pk__in=rows.filter(must).values("user_id"))
             if must_not is not None:
                 users = users.filter(~Exists(rows.filter(must_not, user_id=OuterRef("pk"))))
+    # The windows read the per-person summary the database keeps from the ledger: one row per
+    # person instead of one per person and campaign (see EngagementSummary for why it is exact).
     if "engaged_within_days" in values:
         since = now - timedelta(days=values["engaged_within_days"])
-        users = users.filter(pk__in=_ledger().filter(last_engaged_at__gte=since).values("user_id"))
+        users = users.filter(pk__in=EngagementSummary.objects.filter(last_engaged_at__gte=since).values("user_id"))
     if "not_engaged_within_days" in values:
         since = now - timedelta(days=values["not_engaged_within_days"])
-        users = users.filter(pk__in=_received_since(since).values("user_id")).filter(
-            ~Exists(_engaged_with_received_since(since))
+        lapsed = EngagementSummary.objects.filter(last_received_at__gte=since).exclude(
+            last_opened_received_at__gte=since
         )
+        users = users.filter(pk__in=lapsed.values("user_id"))
     return users
 
 
@@ -129,17 +134,6 @@ def segments_naming(campaign_id: int) -> list[Segment]:
 def _ledger() -> QuerySet[CampaignRecipient]:
     # Rows whose user was deleted belong to nobody (and a NULL would break NOT IN).
     return CampaignRecipient.objects.filter(user_id__isnull=False)
-
-
-def _received_since(since: datetime) -> QuerySet[CampaignRecipient]:
-    return _ledger().filter(RECEIVED, sent_at__gte=since)
-
-
-def _engaged_with_received_since(since: datetime) -> QuerySet[CampaignRecipient]:
-    """For the outer user: an opened row of a campaign they received since `since` (any of their
-    rows of that campaign counts, after an address change and a resend)."""
-    received_campaigns = _received_since(since).filter(user_id=OuterRef(OuterRef("pk"))).values("campaign_id")
-    return _ledger().filter(OPENED, user_id=OuterRef("pk"), campaign_id__in=received_campaigns)
 
 
 # --- Follow-ups: a campaign's recipients by what they did with it ------------------------------
