@@ -34,7 +34,7 @@ from django.urls import reverse  # noqa: E402
 
 from accounts.models import Enrollment, Gender, Lead, LeadStatus, Suppression, User  # noqa: E402
 from campaigns.engagement import FOLLOW_UP_AUDIENCES  # noqa: E402
-from campaigns.models import Campaign, CampaignStatus  # noqa: E402
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, EngagementSummary  # noqa: E402
 from campaigns.services.follow_ups import campaign_follow_up  # noqa: E402
 from segments.criteria_providers import extra_criteria_clean  # noqa: E402
 from segments.models import Membership  # noqa: E402
@@ -243,6 +243,10 @@ def measure(runs: int) -> dict[str, Any]:
         "unverified": User.objects.filter(is_verified=False).count(),
         "enrollments": Enrollment.objects.count(),
         "closed_leads": Lead.objects.filter(status=LeadStatus.CLOSED).count(),
+        "sent_campaigns": Campaign.objects.filter(status=CampaignStatus.SENT).count(),
+        "ledger_rows": CampaignRecipient.objects.count(),
+        "opened_rows": CampaignRecipient.objects.filter(first_opened_at__isnull=False).count(),
+        "summary_rows": EngagementSummary.objects.count(),
     }
     rows = []
     for label, criteria in shapes().items():

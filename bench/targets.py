@@ -4,14 +4,17 @@ timed in the same run (so the numbers mean something on another machine).
 
     python -m bench.targets --database-url postgres://postgres@127.0.0.1:5432/audience_perf
 
-The database: `manage.py seed_demo --users 1000000 --seed 0 --suppressions 50000 --opt-outs 100000`
-(and migrated). Each step runs as a process of its own:
+The database: `manage.py seed_demo --users 1000000 --seed 0 --suppressions 50000 --opt-outs 100000
+--history 20` (and migrated). Each step runs as a process of its own:
 
 1. VACUUM (ANALYZE) of the audience's tables: a server with autovacuum off (this one) would
    otherwise leave index-only scans visiting the table for every row written since the load.
 2. `bench.audience`: the yardstick count, then every shape of criteria (counts, first, middle and
-   last preview pages), the admin's live count of the slowest shape, and the API's page from the
-   middle of the densest segment.
+   last preview pages), engagement criteria alone and mixed included, the admin's live count of
+   the slowest shape, the API's page from the middle of the densest segment, and the follow-up
+   service on the latest sent campaign.
+2b. `bench.tracking`: processing tracking events with and without the engagement indexes and
+   summary triggers, alternating in one run (each round rolled back).
 3. Snapshot and sending: a copy of the database (`<name>_send`, made from it as a template) in
    which every user is made reachable, so the whole audience is a million recipients; then
    `bench.campaigns --only-full` (the real pipeline, two `rqworker` processes, the fake Brevo).
@@ -49,7 +52,15 @@ SNAPSHOT_TARGET_S = 15.0
 SEND_TARGET_S = 180.0
 WEBHOOK_TARGET_EVENTS_PER_S = 2000.0
 # The tables counts, previews and snapshots read.
-AUDIENCE_TABLES = ("accounts_user", "accounts_enrollment", "accounts_lead", "accounts_suppression")
+AUDIENCE_TABLES = (
+    "accounts_user",
+    "accounts_enrollment",
+    "accounts_lead",
+    "accounts_suppression",
+    "campaigns_campaignrecipient",
+    "campaigns_engagementsummary",
+)
+TRACKING_SLOWDOWN_TARGET = 0.20
 
 
 @dataclass
@@ -96,6 +107,26 @@ def audience_step(url: str, runs: int) -> dict[str, Any]:
         env = {"DATABASE_URL": url, "BENCH_RUNS": str(runs), "BENCH_JSON_OUT": out.name}
         run(["-m", "bench.audience"], env)
         return dict(json.loads(Path(out.name).read_text()))
+
+
+def tracking_step(url: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+        run(["-m", "bench.tracking"], {"DATABASE_URL": url, "BENCH_JSON_OUT": out.name})
+        return dict(json.loads(Path(out.name).read_text()))
+
+
+def tracking_rows(result: dict[str, Any]) -> list[Row]:
+    slowdown = result["slowdown"]
+    return [
+        Row(
+            f"tracking-event processing with the engagement indexes and triggers against without "
+            f"({result['events']:,} events, {result['rounds']} rounds each, medians: "
+            f"{result['with_events_per_second']:,.0f} against {result['without_events_per_second']:,.0f} events/s)",
+            f"<= {TRACKING_SLOWDOWN_TARGET:.0%} slower",
+            f"{slowdown:+.1%}",
+            slowdown <= TRACKING_SLOWDOWN_TARGET,
+        )
+    ]
 
 
 def copy_everyone_reachable(url: str) -> str:
@@ -290,6 +321,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="warm runs per timing (the median is kept)")
     parser.add_argument("--skip-send", action="store_true", help="no snapshot or sending run")
     parser.add_argument("--skip-webhooks", action="store_true", help="no webhook runs")
+    parser.add_argument("--skip-tracking", action="store_true", help="no tracking-processing comparison")
+    parser.add_argument("--only-audience", action="store_true", help="counts, pages and follow-ups only")
     args = parser.parse_args()
 
     started = datetime.now(UTC)
@@ -309,9 +342,16 @@ def main() -> None:
         f"Data: {data['users']:,} users ({data['reachable']:,} reachable; {data['unverified']:,} unverified, "
         f"{data['opted_out']:,} opted out, {data['suppressed_users']:,} with a suppressed address among "
         f"{data['suppressions']:,} suppressions), {data['enrollments']:,} enrollments, {data['closed_leads']:,} "
-        f"closed leads. {audience['postgres'].split(' on ')[0]}, the project's session settings (jit off, "
+        f"closed leads; {data.get('sent_campaigns', 0):,} sent campaigns, {data.get('ledger_rows', 0):,} ledger rows "
+        f"({data.get('opened_rows', 0):,} opened by a person), {data.get('summary_rows', 0):,} engagement summaries. "
+        f"{audience['postgres'].split(' on ')[0]}, the project's session settings (jit off, "
         "random_page_cost 1.1)."
     )
+    if args.only_audience:
+        args.skip_send = args.skip_webhooks = args.skip_tracking = True
+    if not args.skip_tracking:
+        rows += tracking_rows(tracking_step(args.database_url))
+        steps.append(f"tracking comparison done at load {load()}")
     if not args.skip_send:
         whole = send_step(args.database_url, args.redis_url)
         rows += send_rows(whole, audience["reference_ms"])
