@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from rest_framework import serializers
 
 from accounts.models import User
@@ -68,8 +68,8 @@ class EngagementCriteria:
     def clean(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         return engagement_criteria_clean(values)
 
-    def filter(self, users: QuerySet[User], values: Mapping[str, Any]) -> QuerySet[User]:
-        return engagement_filter(users, values)
+    def filter(self, users: QuerySet[User], values: Mapping[str, Any], *, user_ids: Q) -> QuerySet[User]:
+        return engagement_filter(users, values, user_ids=user_ids)
 
 
 ENGAGEMENT_CRITERIA = EngagementCriteria()

@@ -97,25 +97,27 @@ def engagement_criteria_clean(values: Mapping[str, Any]) -> tuple[dict[str, Any]
     return cleaned, errors
 
 
-def engagement_filter(users: QuerySet[User], values: Mapping[str, Any]) -> QuerySet[User]:
-    """`users` narrowed by every cleaned engagement criterion in `values`."""
+def engagement_filter(users: QuerySet[User], values: Mapping[str, Any], *, user_ids: Q | None = None) -> QuerySet[User]:
+    """`users` narrowed by every cleaned engagement criterion in `values`; `user_ids` (a preview
+    page's keyset bound on `user_id`) goes into each subquery, so a page from the middle of a
+    large audience starts the ledger's index there instead of at its first entry."""
+    bound = user_ids or Q()
     now = timezone.now()
     for name, (must, must_not) in CAMPAIGN_CRITERIA.items():
         if name in values:
             rows = _ledger().filter(campaign_id__in=values[name])
-            users = users.filter(pk__in=rows.filter(must).values("user_id"))
+            users = users.filter(pk__in=rows.filter(bound, must).values("user_id"))
             if must_not is not None:
                 users = users.filter(~Exists(rows.filter(must_not, user_id=OuterRef("pk"))))
     # The windows read the per-person summary the database keeps from the ledger: one row per
     # person instead of one per person and campaign (see EngagementSummary for why it is exact).
+    summaries = EngagementSummary.objects.filter(bound)
     if "engaged_within_days" in values:
         since = now - timedelta(days=values["engaged_within_days"])
-        users = users.filter(pk__in=EngagementSummary.objects.filter(last_engaged_at__gte=since).values("user_id"))
+        users = users.filter(pk__in=summaries.filter(last_engaged_at__gte=since).values("user_id"))
     if "not_engaged_within_days" in values:
         since = now - timedelta(days=values["not_engaged_within_days"])
-        lapsed = EngagementSummary.objects.filter(last_received_at__gte=since).exclude(
-            last_opened_received_at__gte=since
-        )
+        lapsed = summaries.filter(last_received_at__gte=since).exclude(last_opened_received_at__gte=since)
         users = users.filter(pk__in=lapsed.values("user_id"))
     return users
 

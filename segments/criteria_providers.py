@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from rest_framework import serializers
 
 from accounts.models import User
@@ -48,8 +48,13 @@ class CriterionProvider(Protocol):
         compare equal and store alike), and an error message per bad field."""
         ...
 
-    def filter(self, users: QuerySet[User], values: Mapping[str, Any]) -> QuerySet[User]:
-        """`users` narrowed to those matching every one of `values` (cleaned, never empty)."""
+    def filter(self, users: QuerySet[User], values: Mapping[str, Any], *, user_ids: Q) -> QuerySet[User]:
+        """`users` narrowed to those matching every one of `values` (cleaned, never empty).
+
+        `user_ids` is the preview page's keyset bound as a condition on a `user_id` column (empty
+        for counts): a provider that tests `id IN (SELECT user_id ...)` adds it to that subquery,
+        since PostgreSQL does not carry a range on users.id to the other side of a semi-join.
+        """
         ...
 
 
@@ -105,10 +110,12 @@ def extra_criteria_clean(values: Mapping[str, Any]) -> tuple[dict[str, Any], dic
     return cleaned, errors
 
 
-def extra_criteria_filter(users: QuerySet[User], values: Mapping[str, Any]) -> QuerySet[User]:
-    """`users` narrowed by each provider whose criteria `values` uses."""
+def extra_criteria_filter(
+    users: QuerySet[User], values: Mapping[str, Any], *, user_ids: Q | None = None
+) -> QuerySet[User]:
+    """`users` narrowed by each provider whose criteria `values` uses (`user_ids`: see `filter`)."""
     for provider in _registered:
         mine = {field.name: values[field.name] for field in provider.fields if field.name in values}
         if mine:
-            users = provider.filter(users, mine)
+            users = provider.filter(users, mine, user_ids=user_ids or Q())
     return users

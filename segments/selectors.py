@@ -123,7 +123,7 @@ def matching_users(
             )
         )
     if criteria.extra:
-        users = extra_criteria_filter(users, criteria.extra)
+        users = extra_criteria_filter(users, criteria.extra, user_ids=user_ids)
     return users
 
 
