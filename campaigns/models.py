@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -15,10 +16,24 @@ class CampaignStatus(models.TextChoices):
     DRAFT = "DRAFT", "Draft"
     SCHEDULED = "SCHEDULED", "Scheduled"
     SENDING = "SENDING", "Sending"
+    # An A/B test's variants are sent; the remainder waits for the winner (`ab_decide_at`).
+    WAITING_FOR_WINNER = "WAITING_FOR_WINNER", "Waiting for the A/B winner"
     PAUSED = "PAUSED", "Paused"
     SENT = "SENT", "Sent"
     CANCELLED = "CANCELLED", "Cancelled"
     FAILED = "FAILED", "Failed"
+
+
+class WinnerMetric(models.TextChoices):
+    OPENS = "opens", "Unique human opens / delivered"
+    CLICKS = "clicks", "Unique clicks / delivered"
+
+
+AB_TEST_SHARE_MIN = 2
+AB_TEST_SHARE_DEFAULT = 20
+AB_WAIT_MINUTES_DEFAULT = 240
+# A/B tests have 2 to 4 variants, labelled with these letters.
+VARIANT_LABELS = ("A", "B", "C", "D")
 
 
 class Layout(models.Model):
@@ -100,7 +115,7 @@ class Campaign(models.Model):
     # Set when sending begins and never changed: the archive page's address stays the same.
     archive_slug = models.SlugField(max_length=80, blank=True, editable=False)
 
-    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    status = models.CharField(max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     status_reason = models.TextField(blank=True, help_text="Why the campaign failed, when it did.")
     scheduled_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -117,6 +132,37 @@ class Campaign(models.Model):
     waiting_until = models.DateTimeField(null=True, blank=True)
     waiting_for = models.CharField(max_length=32, blank=True, help_text="the hourly cap, the daily cap, quiet hours")
 
+    # A/B test (campaigns.services.ab_tests): only with 2 to 4 variants (`variants`).
+    ab_test_share = models.PositiveSmallIntegerField(
+        "A/B test share",
+        default=AB_TEST_SHARE_DEFAULT,
+        validators=[MinValueValidator(AB_TEST_SHARE_MIN), MaxValueValidator(100)],
+        help_text="Percent of the audience split evenly among the variants; the rest gets the winner. "
+        "100: a pure split, no winner.",
+    )
+    ab_winner_metric = models.CharField(
+        "A/B winner metric", max_length=8, choices=WinnerMetric.choices, default=WinnerMetric.OPENS
+    )
+    ab_wait_minutes = models.PositiveIntegerField(
+        "A/B wait (minutes)",
+        default=AB_WAIT_MINUTES_DEFAULT,
+        validators=[MinValueValidator(1)],
+        help_text="Time between the last test batch accepted and the winner's decision.",
+    )
+    ab_require_significance = models.BooleanField(
+        "A/B requires significance",
+        default=True,
+        help_text="The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.",
+    )
+    # Set when the last test batch was accepted: the decision runs then (RQ's scheduler, and the
+    # periodic sweep if Redis lost that job). Kept through a pause, so resuming does not restart the wait.
+    ab_decide_at = models.DateTimeField("A/B decision due", null=True, blank=True, editable=False)
+    # Set once, by the one conditional UPDATE that leaves WAITING_FOR_WINNER.
+    ab_winner = models.CharField("A/B winner", max_length=1, blank=True, editable=False)
+    # {"winner", "rule", "reason", "metric", "p_value", "decided_by", "decided_at", "variants": [{"label",
+    # "delivered", "converted", "rate"}]}: see campaigns.services.ab_tests.
+    ab_decision = models.JSONField("A/B decision", null=True, blank=True, editable=False)
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="campaigns_created"
     )
@@ -131,7 +177,12 @@ class Campaign(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["archive_slug"], condition=~models.Q(archive_slug=""), name="campaign_archive_slug_unique"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ab_test_share__gte=AB_TEST_SHARE_MIN, ab_test_share__lte=100),
+                name="campaign_ab_test_share_range",
+            ),
+            models.CheckConstraint(condition=models.Q(ab_wait_minutes__gte=1), name="campaign_ab_wait_positive"),
         ]
 
     def __str__(self) -> str:
@@ -141,6 +192,8 @@ class Campaign(models.Model):
 
 class RecipientStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
+    # In an A/B test's remainder: not claimable until the winner is decided (then PENDING).
+    HELD = "HELD", "Held for the A/B winner"
     SENDING = "SENDING", "Sending"
     SENT = "SENT", "Sent"
     FAILED = "FAILED", "Failed"
@@ -166,6 +219,17 @@ class CampaignRecipient(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="When its batch key was first used.")
     attempted_at = models.DateTimeField(null=True, blank=True, help_text="When its batch was last sent or retried.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A/B tests: the variant this person is sent (its label), so every open, click, bounce and
+    # unsubscribe recorded on the row counts for that variant. Test rows get theirs in the
+    # snapshot; remainder rows (`ab_remainder`) get the winner's when it is decided. Null
+    # outside A/B tests.
+    variant = models.CharField(max_length=1, null=True, blank=True)
+    # A database default too: bulk writers (COPY, INSERT ... SELECT in bench/) name their columns.
+    ab_remainder = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="In an A/B test's remainder (sent the winner), not in the test share.",
+    )
 
     # What Brevo reported afterwards (campaigns.services.tracking): first times and counts.
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -257,6 +321,31 @@ class EngagementSummary(models.Model):
 
     def __str__(self) -> str:
         return f"Engagement of user {self.user_id}"
+
+
+class CampaignVariant(models.Model):
+    """One version of an A/B-tested campaign: what it leaves empty comes from the campaign."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=1, choices=[(label, label) for label in VARIANT_LABELS])
+    subject = models.CharField(max_length=255, blank=True)
+    preheader = models.CharField(max_length=255, blank=True)
+    from_name = models.CharField(max_length=100, blank=True)
+    body_html = models.TextField(blank=True)
+    body_text = models.TextField(blank=True)
+    # The variant's body in the campaign's layout, frozen with the campaign's `sent_html` when
+    # sending begins; empty when the variant keeps the campaign's body.
+    sent_html = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["campaign", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "label"], name="campaign_variant_label_unique"),
+            models.CheckConstraint(condition=models.Q(label__in=VARIANT_LABELS), name="campaign_variant_label_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Variant {self.label}"
 
 
 class SubscriptionChange(models.Model):

@@ -222,6 +222,35 @@ def campaign_rates(stats: dict[str, int]) -> dict[str, float | None]:
     }
 
 
+def campaign_variant_stats(campaign: Campaign) -> dict[str, Any]:
+    """An A/B test's counts from one GROUP BY over its ledger: `variants` maps each label to the
+    counts of its test rows (recipients, sent, then `TRACKING_COUNTS`: what winners are judged
+    on), `remainder` the counts of the rows that get the winner (None for a pure split)."""
+    labels = list(campaign.variants.values_list("label", flat=True))
+    if not labels:
+        return {"variants": {}, "remainder": None}
+    counts = {
+        "recipients": Count("id"),
+        "sent": Count("id", filter=Q(status=RecipientStatus.SENT)),
+        **{key: Count("id", filter=condition) for key, condition in TRACKING_COUNTS.items()},
+    }
+    groups = (
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .values("ab_remainder", "variant")
+        .annotate(**counts)
+        .order_by()
+    )
+    empty = dict.fromkeys(counts, 0)
+    variants = {label: dict(empty) for label in labels}
+    remainder: dict[str, int] | None = dict(empty) if campaign.ab_test_share < 100 else None
+    for group in groups:
+        target = remainder if group["ab_remainder"] else variants.get(group["variant"] or "")
+        if target is not None:
+            for key in counts:
+                target[key] += int(group[key])  # type: ignore[literal-required]  # annotated above
+    return {"variants": variants, "remainder": remainder}
+
+
 # Rows of the per-link table: links beyond these are rare and summed in no report anyone reads.
 LINK_TABLE_SIZE = 100
 

@@ -10,22 +10,62 @@ from rest_framework import serializers
 from accounts.models import User
 from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
 from campaigns.engagement import FOLLOW_UP_AUDIENCES
-from campaigns.models import Campaign, CampaignRecipient
+from campaigns.models import VARIANT_LABELS, Campaign, CampaignRecipient
 from campaigns.selectors import campaign_rates
 from campaigns.services.lifecycle import EDITABLE_FIELDS
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
+from campaigns.services.variants import campaign_variants_values
 from segments.models import Segment
+
+
+class VariantInputSerializer(serializers.Serializer[Any]):
+    """One A/B variant: what it leaves empty comes from the campaign."""
+
+    label = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.label
+        choices=VARIANT_LABELS, required=False, help_text="A, B, C or D; by position when omitted."
+    )
+    subject = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    preheader = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    from_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    body_html = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    body_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
 class CampaignInputSerializer(serializers.ModelSerializer[Campaign]):
     """What staff write. Placeholders and the audience preset are checked by the services."""
 
     segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects.all(), required=False, allow_null=True)
+    variants = VariantInputSerializer(
+        many=True,
+        required=False,
+        help_text="2 to 4 variants make an A/B test (the `ab_` settings); the list replaces the draft's; [] ends it.",
+    )
 
     class Meta:
         model = Campaign
-        fields = EDITABLE_FIELDS
+        fields = (*EDITABLE_FIELDS, "variants")
         extra_kwargs = {"body_html": {"trim_whitespace": False}, "body_text": {"trim_whitespace": False}}
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # Errors of a variant named as the services name them: `variants[1].subject`.
+            detail = error.detail
+            nested = detail.get("variants") if isinstance(detail, dict) else None
+            # DRF reports a list's item errors by index, as a dict (or a list of them).
+            items = (
+                enumerate(nested) if isinstance(nested, list) else nested.items() if isinstance(nested, dict) else ()
+            )
+            if not items or not isinstance(detail, dict):
+                raise
+            flat: dict[str, Any] = {name: value for name, value in detail.items() if name != "variants"}
+            for index, problems in items:
+                if isinstance(problems, dict):
+                    flat.update({f"variants[{index}].{name}": messages for name, messages in problems.items()})
+                elif problems:
+                    flat["variants"] = problems
+            raise serializers.ValidationError(flat) from error
 
 
 class CampaignSerializer(serializers.ModelSerializer[Campaign]):
@@ -55,17 +95,91 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
         read_only_fields: tuple[str, ...] = fields
 
 
+class VariantCountsSerializer(serializers.Serializer[dict[str, Any]]):
+    """Counts of an A/B test's rows: `opened` counts people (human opens or clicks), `machine_opened`
+    recipients opened only by a proxy (Apple Mail Privacy Protection), each unique."""
+
+    recipients = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    machine_opened = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+    bounced = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+    complained = serializers.IntegerField()
+
+
+class VariantResultSerializer(serializers.Serializer[dict[str, Any]]):
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
+    subject = serializers.CharField(help_text="Empty: the campaign's.")
+    preheader = serializers.CharField()
+    from_name = serializers.CharField()
+    body_html = serializers.CharField()
+    body_text = serializers.CharField()
+    stats = VariantCountsSerializer(help_text="Its rows in the test share (the remainder is counted apart).")
+    rates = CampaignRatesSerializer()
+
+
+class RemainderResultSerializer(serializers.Serializer[dict[str, Any]]):
+    stats = VariantCountsSerializer()
+    rates = CampaignRatesSerializer()
+
+
+class AbDecisionSerializer(serializers.Serializer[dict[str, Any]]):
+    winner = serializers.CharField()
+    rule = serializers.CharField(
+        help_text="significant (p < 0.05), not_significant (variant A sent instead), best_rate (no test asked) "
+        "or picked (staff's choice)."
+    )
+    reason = serializers.CharField()
+    metric = serializers.CharField()
+    p_value = serializers.FloatField(allow_null=True)
+    decided_by = serializers.CharField(help_text='"automatic", or the email of whoever picked the winner.')
+    decided_at = serializers.DateTimeField()
+    variants = serializers.ListField(child=serializers.DictField(), help_text="label, delivered, converted, rate.")
+
+
 class CampaignDetailSerializer(CampaignSerializer):
     """One campaign with its counts (`stats`): the ledger's by status, then tracking counts;
-    the `rates` those counts give, and clicks per link (`links`)."""
+    the `rates` those counts give, and clicks per link (`links`). A/B tests add their
+    `variants` with each one's counts, the remainder's, and the winner's decision."""
 
     stats = serializers.SerializerMethodField()
     rates = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    variants = serializers.SerializerMethodField()
+    ab_remainder = serializers.SerializerMethodField()
+    ab_decision = AbDecisionSerializer(read_only=True, allow_null=True)
 
     class Meta(CampaignSerializer.Meta):
-        fields = (*CampaignSerializer.Meta.fields, "stats", "rates", "links")
+        fields = (
+            *CampaignSerializer.Meta.fields,
+            "stats",
+            "rates",
+            "links",
+            "variants",
+            "ab_remainder",
+            "ab_decide_at",
+            "ab_winner",
+            "ab_decision",
+        )
         read_only_fields = fields
+
+    @extend_schema_field(VariantResultSerializer(many=True))
+    def get_variants(self, campaign: Campaign) -> list[dict[str, Any]]:
+        counts = self.context["variant_stats"]["variants"]
+        return [
+            {**variant, "stats": counts[variant["label"]], "rates": campaign_rates(counts[variant["label"]])}
+            for variant in campaign_variants_values(campaign)
+        ]
+
+    @extend_schema_field(RemainderResultSerializer(allow_null=True))
+    def get_ab_remainder(self, campaign: Campaign) -> dict[str, Any] | None:
+        remainder = self.context["variant_stats"]["remainder"]
+        if remainder is None or not self.context["variant_stats"]["variants"]:
+            return None
+        return {"stats": remainder, "rates": campaign_rates(remainder)}
 
     def get_stats(self, campaign: Campaign) -> dict[str, int]:
         return dict(self.context["stats"])

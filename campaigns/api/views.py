@@ -126,6 +126,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
             **self.get_serializer_context(),
             "stats": selectors.campaign_stats(campaign),
             "links": selectors.campaign_link_clicks(campaign=campaign),
+            "variant_stats": selectors.campaign_variant_stats(campaign),
             **extra,
         }
         return Response(serializer(campaign, context=context).data, status=status_code)

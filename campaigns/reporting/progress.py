@@ -25,7 +25,12 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Recipi
 from core import clock
 
 # Statuses in which the numbers can still move; the widget polls only while a campaign is in one.
-LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
+LIVE_STATUSES = (
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.WAITING_FOR_WINNER,
+    CampaignStatus.PAUSED,
+)
 # The current rate is measured over about this many seconds of observations.
 RATE_WINDOW_SECONDS = 20.0
 # Observations kept per campaign: enough for the window at one poll a second from a few pages.

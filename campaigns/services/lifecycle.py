@@ -8,7 +8,7 @@ enqueues when the transaction commits, so a job never looks for a state that was
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -21,7 +21,16 @@ from accounts.models import User
 from campaigns import queue
 from campaigns.content import readable_subject, validate_campaign_content
 from campaigns.engagement import segments_naming
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Layout, RecipientStatus
+from campaigns.models import (
+    AB_TEST_SHARE_DEFAULT,
+    AB_WAIT_MINUTES_DEFAULT,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    Layout,
+    RecipientStatus,
+    WinnerMetric,
+)
 from campaigns.selectors import campaign_audience_problem
 from campaigns.services.layouts import layout_default
 from campaigns.services.sending.snapshot import ledger_insert_audience
@@ -30,6 +39,13 @@ from campaigns.services.state_machine import (
     campaign_conflict,
     campaign_transition,
     campaigns_allowing,
+)
+from campaigns.services.variants import (
+    AB_FIELDS,
+    ab_settings_check,
+    campaign_variants_replace,
+    campaign_variants_values,
+    variants_check,
 )
 from core.errors import InvalidInputError, StateConflictError
 from segments.models import Membership, Segment
@@ -48,6 +64,7 @@ EDITABLE_FIELDS = (
     "segment",
     "layout",
     "archive",
+    *AB_FIELDS,
 )
 # `campaign_create(layout=DEFAULT_LAYOUT)`: the layout marked default, if any.
 DEFAULT_LAYOUT: Literal["default"] = "default"
@@ -104,9 +121,21 @@ def campaign_create(
     segment: Segment | None = None,
     layout: Layout | Literal["default"] | None = DEFAULT_LAYOUT,
     archive: bool = False,
+    variants: Sequence[Mapping[str, str]] = (),
+    ab_test_share: int = AB_TEST_SHARE_DEFAULT,
+    ab_winner_metric: str = WinnerMetric.OPENS,
+    ab_wait_minutes: int = AB_WAIT_MINUTES_DEFAULT,
+    ab_require_significance: bool = True,
 ) -> Campaign:
     """A new DRAFT written by `by`; placeholders are checked here (400 naming the field). Without a
-    name, the subject (placeholders as words) names it; without a layout, the default one frames it."""
+    name, the subject (placeholders as words) names it; without a layout, the default one frames it.
+    With 2 to 4 `variants` it is an A/B test, run by the `ab_` settings."""
+    ab_settings = {
+        "ab_test_share": ab_test_share,
+        "ab_winner_metric": ab_winner_metric,
+        "ab_wait_minutes": ab_wait_minutes,
+        "ab_require_significance": ab_require_significance,
+    }
     values = {
         "layout": layout_default() if layout == DEFAULT_LAYOUT else layout,
         "archive": archive,
@@ -122,25 +151,39 @@ def campaign_create(
         "segment": segment,
     }
     _check_content(values)
+    ab_settings_check(ab_settings)
+    checked = variants_check(values, variants)
     values["name"] = _name_for(values)
-    return Campaign.objects.create(**values, created_by=by, status=CampaignStatus.DRAFT)
+    with transaction.atomic():
+        campaign = Campaign.objects.create(**values, **ab_settings, created_by=by, status=CampaignStatus.DRAFT)
+        campaign_variants_replace(campaign=campaign, variants=checked)
+    return campaign
 
 
 def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campaign:
-    """Edit a DRAFT (409 in any other status); the content is re-checked as a whole. `archive`
-    alone may change until the campaign is sent."""
+    """Edit a DRAFT (409 in any other status); the content is re-checked as a whole, variants
+    included. `variants` (a list) replaces them all; [] ends the A/B test. `archive` alone may
+    change until the campaign is sent."""
+    changes = dict(changes)
+    new_variants = changes.pop("variants", None)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInputError(f"Not editable: {', '.join(sorted(unknown))}.")
-    if set(changes) == {"archive"}:
+    if set(changes) == {"archive"} and new_variants is None:
         # The one setting that stays open after the draft: whether the archive shows it once sent.
         return _transition(campaign, action="archive", changes=changes)
-    merged = {name: getattr(campaign, name) for name in EDITABLE_FIELDS} | dict(changes)
+    merged = {name: getattr(campaign, name) for name in EDITABLE_FIELDS} | changes
     _check_content(merged)
-    changes = dict(changes)
+    ab_settings_check(merged)
+    # Variants kept as they are are checked again too: the content they inherit may have changed.
+    checked = variants_check(merged, campaign_variants_values(campaign) if new_variants is None else new_variants)
     if "name" in changes or not merged["name"]:
         changes["name"] = _name_for(merged)
-    return _transition(campaign, action="edit", changes=changes)
+    with transaction.atomic():
+        campaign = _transition(campaign, action="edit", changes=changes)
+        if new_variants is not None:
+            campaign_variants_replace(campaign=campaign, variants=checked)
+    return campaign
 
 
 @dataclass(frozen=True)
@@ -159,8 +202,10 @@ def _with_prefix(text: str, *, field: str) -> str:
 def campaign_duplicate(*, campaign: Campaign, by: User, subject: str | None = None) -> DuplicateResult:
     """A new DRAFT with the campaign's content, sender and audience, from any status; never its
     schedule, ledger, results or status. Name and subject read "Copy of ..." unless a `subject`
-    is given. A segment deleted since leaves the copy aimed at the preset alone, and says so."""
-    values = {name: getattr(campaign, name) for name in EDITABLE_FIELDS}
+    is given. A segment deleted since leaves the copy aimed at the preset alone, and says so.
+    An A/B test's variants and settings are copied, never its decision."""
+    values: dict[str, Any] = {name: getattr(campaign, name) for name in EDITABLE_FIELDS}
+    values["variants"] = campaign_variants_values(campaign)
     values["name"] = _with_prefix(str(campaign), field="name")
     values["subject"] = subject if subject is not None else _with_prefix(campaign.subject, field="subject")
     notices: list[str] = []

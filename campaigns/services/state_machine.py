@@ -19,11 +19,12 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignStatus
 from core.errors import StateConflictError
 
-DRAFT, SCHEDULED, SENDING, PAUSED = (
+DRAFT, SCHEDULED, SENDING, PAUSED, WAITING = (
     CampaignStatus.DRAFT,
     CampaignStatus.SCHEDULED,
     CampaignStatus.SENDING,
     CampaignStatus.PAUSED,
+    CampaignStatus.WAITING_FOR_WINNER,
 )
 
 
@@ -42,15 +43,20 @@ TRANSITIONS: dict[str, Transition] = {
     "send": Transition((DRAFT,), SENDING),
     "schedule": Transition((DRAFT,), SCHEDULED),
     "unschedule": Transition((SCHEDULED,), DRAFT),
-    "pause": Transition((SENDING,), PAUSED),
+    # Pausing an A/B test while it waits holds the decision back; resuming goes through SENDING,
+    # which finds the test sent and waits again until the same `ab_decide_at`.
+    "pause": Transition((SENDING, WAITING), PAUSED),
     "resume": Transition((PAUSED,), SENDING),
-    "cancel": Transition((SENDING, PAUSED), CampaignStatus.CANCELLED),
+    # Cancelled while waiting for the winner: the remainder is never sent.
+    "cancel": Transition((SENDING, PAUSED, WAITING), CampaignStatus.CANCELLED),
+    # Staff pick the A/B winner instead of waiting for the automatic decision.
+    "pick_winner": Transition((WAITING,), SENDING),
     "duplicate": Transition(tuple(CampaignStatus)),
     # A new draft for those who did (not) open or click: once the campaign has recipients and
     # stopped sending.
     "follow_up": Transition((CampaignStatus.SENT, PAUSED, CampaignStatus.CANCELLED)),
     # Showing it in the public archive (or not) is decided until it is sent.
-    "archive": Transition((DRAFT, SCHEDULED, SENDING, PAUSED)),
+    "archive": Transition((DRAFT, SCHEDULED, SENDING, WAITING, PAUSED)),
     # The pipeline's own.
     "start_when_due": Transition((SCHEDULED,), SENDING),
     # A scheduled campaign whose audience is empty when it becomes due.
@@ -58,6 +64,10 @@ TRANSITIONS: dict[str, Transition] = {
     # The start job freezes the audience of a sending (or since paused) campaign.
     "start": Transition((SENDING, PAUSED)),
     "finish": Transition((SENDING,), CampaignStatus.SENT),
+    # An A/B test's variants are all sent: the remainder waits for the winner's decision...
+    "await_winner": Transition((SENDING,), WAITING),
+    # ...which runs once, when due, and sends the remainder the winner.
+    "decide_winner": Transition((WAITING,), SENDING),
     # A campaign-level refusal (say Brevo refuses the sender).
     "fail": Transition((SENDING, PAUSED), CampaignStatus.FAILED),
     # The account cannot send (Brevo's 402 / 403): paused with the reason until staff resume.

@@ -96,6 +96,7 @@ def test_stats_count_what_brevo_reported(campaign, make_user, deliver):
         "failed": 2,
         "cancelled": 0,
         "unknown": 0,
+        "held": 0,
         "delivered": 8,
         "opened": 4,
         "machine_opened": 0,

@@ -542,6 +542,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AbDecision: {
+            winner: string;
+            /** @description significant (p < 0.05), not_significant (variant A sent instead), best_rate (no test asked) or picked (staff's choice). */
+            rule: string;
+            reason: string;
+            metric: string;
+            /** Format: double */
+            p_value: number | null;
+            /** @description "automatic", or the email of whoever picked the winner. */
+            decided_by: string;
+            /** Format: date-time */
+            decided_at: string;
+            /** @description label, delivered, converted, rate. */
+            variants: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
+         * @description * `opens` - Unique human opens / delivered
+         *     * `clicks` - Unique clicks / delivered
+         * @enum {string}
+         */
+        AbWinnerMetricEnum: "opens" | "clicks";
         Actions: {
             /** @description Create, edit, preview and delete segments; sync them to Brevo. */
             segments: boolean;
@@ -599,6 +622,23 @@ export interface components {
             readonly layout: number | null;
             /** @description Once sent, shown on the public archive (/archive/), without anyone's data. */
             readonly archive: boolean;
+            /**
+             * A/B test share
+             * @description Percent of the audience split evenly among the variants; the rest gets the winner. 100: a pure split, no winner.
+             */
+            readonly ab_test_share: number;
+            /** A/B winner metric */
+            readonly ab_winner_metric: components["schemas"]["AbWinnerMetricEnum"];
+            /**
+             * A/B wait (minutes)
+             * @description Time between the last test batch accepted and the winner's decision.
+             */
+            readonly ab_wait_minutes: number;
+            /**
+             * A/B requires significance
+             * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
+             */
+            readonly ab_require_significance: boolean;
             readonly segment_name: string;
             /** @description The saved segment it was narrowed by, deleted since. */
             readonly deleted_segment_name: string;
@@ -628,7 +668,8 @@ export interface components {
         };
         /**
          * @description One campaign with its counts (`stats`): the ledger's by status, then tracking counts;
-         *     the `rates` those counts give, and clicks per link (`links`).
+         *     the `rates` those counts give, and clicks per link (`links`). A/B tests add their
+         *     `variants` with each one's counts, the remainder's, and the winner's decision.
          */
         CampaignDetail: {
             readonly id: number;
@@ -662,6 +703,23 @@ export interface components {
             readonly layout: number | null;
             /** @description Once sent, shown on the public archive (/archive/), without anyone's data. */
             readonly archive: boolean;
+            /**
+             * A/B test share
+             * @description Percent of the audience split evenly among the variants; the rest gets the winner. 100: a pure split, no winner.
+             */
+            readonly ab_test_share: number;
+            /** A/B winner metric */
+            readonly ab_winner_metric: components["schemas"]["AbWinnerMetricEnum"];
+            /**
+             * A/B wait (minutes)
+             * @description Time between the last test batch accepted and the winner's decision.
+             */
+            readonly ab_wait_minutes: number;
+            /**
+             * A/B requires significance
+             * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
+             */
+            readonly ab_require_significance: boolean;
             readonly segment_name: string;
             /** @description The saved segment it was narrowed by, deleted since. */
             readonly deleted_segment_name: string;
@@ -689,6 +747,16 @@ export interface components {
             };
             readonly rates: components["schemas"]["CampaignRates"];
             readonly links: components["schemas"]["LinkClicks"][];
+            readonly variants: components["schemas"]["VariantResult"][];
+            readonly ab_remainder: components["schemas"]["RemainderResult"] | null;
+            /**
+             * A/B decision due
+             * Format: date-time
+             */
+            readonly ab_decide_at: string | null;
+            /** A/B winner */
+            readonly ab_winner: string;
+            readonly ab_decision: components["schemas"]["AbDecision"] | null;
         };
         CampaignDuplicateRequest: {
             /** @description The copy's subject; omit for the original's, prefixed with "Copy of". */
@@ -727,6 +795,23 @@ export interface components {
             readonly layout: number | null;
             /** @description Once sent, shown on the public archive (/archive/), without anyone's data. */
             readonly archive: boolean;
+            /**
+             * A/B test share
+             * @description Percent of the audience split evenly among the variants; the rest gets the winner. 100: a pure split, no winner.
+             */
+            readonly ab_test_share: number;
+            /** A/B winner metric */
+            readonly ab_winner_metric: components["schemas"]["AbWinnerMetricEnum"];
+            /**
+             * A/B wait (minutes)
+             * @description Time between the last test batch accepted and the winner's decision.
+             */
+            readonly ab_wait_minutes: number;
+            /**
+             * A/B requires significance
+             * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
+             */
+            readonly ab_require_significance: boolean;
             readonly segment_name: string;
             /** @description The saved segment it was narrowed by, deleted since. */
             readonly deleted_segment_name: string;
@@ -754,6 +839,16 @@ export interface components {
             };
             readonly rates: components["schemas"]["CampaignRates"];
             readonly links: components["schemas"]["LinkClicks"][];
+            readonly variants: components["schemas"]["VariantResult"][];
+            readonly ab_remainder: components["schemas"]["RemainderResult"] | null;
+            /**
+             * A/B decision due
+             * Format: date-time
+             */
+            readonly ab_decide_at: string | null;
+            /** A/B winner */
+            readonly ab_winner: string;
+            readonly ab_decision: components["schemas"]["AbDecision"] | null;
             /** @description Differences staff should know about, e.g. a deleted segment: the copy targets the preset only. */
             readonly notices: string[];
         };
@@ -798,6 +893,25 @@ export interface components {
             layout?: number | null;
             /** @description Once sent, shown on the public archive (/archive/), without anyone's data. */
             archive?: boolean;
+            /**
+             * A/B test share
+             * @description Percent of the audience split evenly among the variants; the rest gets the winner. 100: a pure split, no winner.
+             */
+            ab_test_share?: number;
+            /** A/B winner metric */
+            ab_winner_metric?: components["schemas"]["AbWinnerMetricEnum"];
+            /**
+             * A/B wait (minutes)
+             * @description Time between the last test batch accepted and the winner's decision.
+             */
+            ab_wait_minutes?: number;
+            /**
+             * A/B requires significance
+             * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
+             */
+            ab_require_significance?: boolean;
+            /** @description 2 to 4 variants make an A/B test (the `ab_` settings); the list replaces the draft's; [] ends it. */
+            variants?: components["schemas"]["VariantInputRequest"][];
         };
         CampaignPreview: {
             subject: string;
@@ -924,13 +1038,14 @@ export interface components {
          * @description * `DRAFT` - Draft
          *     * `SCHEDULED` - Scheduled
          *     * `SENDING` - Sending
+         *     * `WAITING_FOR_WINNER` - Waiting for the A/B winner
          *     * `PAUSED` - Paused
          *     * `SENT` - Sent
          *     * `CANCELLED` - Cancelled
          *     * `FAILED` - Failed
          * @enum {string}
          */
-        CampaignStatusEnum: "DRAFT" | "SCHEDULED" | "SENDING" | "PAUSED" | "SENT" | "CANCELLED" | "FAILED";
+        CampaignStatusEnum: "DRAFT" | "SCHEDULED" | "SENDING" | "WAITING_FOR_WINNER" | "PAUSED" | "SENT" | "CANCELLED" | "FAILED";
         CampaignTestSendRequest: {
             /** @description Up to 10 addresses. */
             emails: string[];
@@ -966,7 +1081,7 @@ export interface components {
             since: string;
             /** @description Sums over the months covered, with their rates. */
             totals: components["schemas"]["_PeriodCounts"];
-            /** @description Every campaign ever, by status (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED, FAILED). */
+            /** @description Every campaign ever, by status (DRAFT, SCHEDULED, SENDING, WAITING_FOR_WINNER, PAUSED, SENT, CANCELLED, FAILED). */
             campaigns_by_status: {
                 [key: string]: number;
             };
@@ -1064,6 +1179,14 @@ export interface components {
          * @enum {string}
          */
         GenderEnum: "MALE" | "FEMALE" | "PREFER_NOT_TO_SAY";
+        /**
+         * @description * `A` - A
+         *     * `B` - B
+         *     * `C` - C
+         *     * `D` - D
+         * @enum {string}
+         */
+        LabelEnum: "A" | "B" | "C" | "D";
         Layout: {
             readonly id: number;
             readonly name: string;
@@ -1315,6 +1438,25 @@ export interface components {
             layout?: number | null;
             /** @description Once sent, shown on the public archive (/archive/), without anyone's data. */
             archive?: boolean;
+            /**
+             * A/B test share
+             * @description Percent of the audience split evenly among the variants; the rest gets the winner. 100: a pure split, no winner.
+             */
+            ab_test_share?: number;
+            /** A/B winner metric */
+            ab_winner_metric?: components["schemas"]["AbWinnerMetricEnum"];
+            /**
+             * A/B wait (minutes)
+             * @description Time between the last test batch accepted and the winner's decision.
+             */
+            ab_wait_minutes?: number;
+            /**
+             * A/B requires significance
+             * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
+             */
+            ab_require_significance?: boolean;
+            /** @description 2 to 4 variants make an A/B test (the `ab_` settings); the list replaces the draft's; [] ends it. */
+            variants?: components["schemas"]["VariantInputRequest"][];
         };
         /**
          * @description What staff write: HTML with one {{ content }} slot, or MJML compiled to it. The services
@@ -1404,6 +1546,7 @@ export interface components {
         };
         /**
          * @description * `PENDING` - Pending
+         *     * `HELD` - Held for the A/B winner
          *     * `SENDING` - Sending
          *     * `SENT` - Sent
          *     * `FAILED` - Failed
@@ -1411,7 +1554,11 @@ export interface components {
          *     * `UNKNOWN` - Outcome unknown
          * @enum {string}
          */
-        RecipientStatusEnum: "PENDING" | "SENDING" | "SENT" | "FAILED" | "CANCELLED" | "UNKNOWN";
+        RecipientStatusEnum: "PENDING" | "HELD" | "SENDING" | "SENT" | "FAILED" | "CANCELLED" | "UNKNOWN";
+        RemainderResult: {
+            stats: components["schemas"]["VariantCounts"];
+            rates: components["schemas"]["CampaignRates"];
+        };
         /**
          * @description * `ADMIN` - Admin
          *     * `MANAGER` - Manager
@@ -1600,6 +1747,50 @@ export interface components {
             email: string;
             readonly name: string;
         };
+        /**
+         * @description Counts of an A/B test's rows: `opened` counts people (human opens or clicks), `machine_opened`
+         *     recipients opened only by a proxy (Apple Mail Privacy Protection), each unique.
+         */
+        VariantCounts: {
+            recipients: number;
+            sent: number;
+            delivered: number;
+            opened: number;
+            machine_opened: number;
+            clicked: number;
+            bounced: number;
+            unsubscribed: number;
+            complained: number;
+        };
+        /** @description One A/B variant: what it leaves empty comes from the campaign. */
+        VariantInputRequest: {
+            /**
+             * @description A, B, C or D; by position when omitted.
+             *
+             *     * `A` - A
+             *     * `B` - B
+             *     * `C` - C
+             *     * `D` - D
+             */
+            label?: components["schemas"]["LabelEnum"];
+            subject?: string;
+            preheader?: string;
+            from_name?: string;
+            body_html?: string;
+            body_text?: string;
+        };
+        VariantResult: {
+            label: string;
+            /** @description Empty: the campaign's. */
+            subject: string;
+            preheader: string;
+            from_name: string;
+            body_html: string;
+            body_text: string;
+            /** @description Its rows in the test share (the remainder is counted apart). */
+            stats: components["schemas"]["VariantCounts"];
+            rates: components["schemas"]["CampaignRates"];
+        };
         /** @description Rates as Brevo reports them: engagement over delivered mail, bounces over sent mail. */
         _PeriodCounts: {
             /**
@@ -1781,12 +1972,13 @@ export interface operations {
                  * @description * `DRAFT` - Draft
                  *     * `SCHEDULED` - Scheduled
                  *     * `SENDING` - Sending
+                 *     * `WAITING_FOR_WINNER` - Waiting for the A/B winner
                  *     * `PAUSED` - Paused
                  *     * `SENT` - Sent
                  *     * `CANCELLED` - Cancelled
                  *     * `FAILED` - Failed
                  */
-                status?: ("CANCELLED" | "DRAFT" | "FAILED" | "PAUSED" | "SCHEDULED" | "SENDING" | "SENT")[];
+                status?: ("CANCELLED" | "DRAFT" | "FAILED" | "PAUSED" | "SCHEDULED" | "SENDING" | "SENT" | "WAITING_FOR_WINNER")[];
                 /**
                  * @description The membership preset the audience starts from (all, active, inactive members or staff); not a saved segment: `segment`, when set, narrows this preset to the segment's members.
                  *
@@ -2671,7 +2863,7 @@ export interface operations {
                 search?: string;
                 segment?: number;
                 /** @description Only this status. */
-                status?: "CANCELLED" | "FAILED" | "PENDING" | "SENDING" | "SENT" | "UNKNOWN";
+                status?: "CANCELLED" | "FAILED" | "HELD" | "PENDING" | "SENDING" | "SENT" | "UNKNOWN";
                 /**
                  * @description The membership preset the audience starts from (all, active, inactive members or staff); not a saved segment: `segment`, when set, narrows this preset to the segment's members.
                  *
