@@ -11,7 +11,7 @@ import time
 import uuid
 
 from campaigns import queue
-from campaigns.services import lifecycle, notices, reports, retention, sending, tracking
+from campaigns.services import ab_tests, lifecycle, notices, reports, retention, sending, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,17 @@ def campaign_start(campaign_id: int) -> int:
 def campaign_start_when_due(campaign_id: int) -> bool:
     """Fired by RQ's scheduler at `scheduled_at`: start the campaign if it is still due."""
     return lifecycle.campaign_start_when_due(campaign_id=campaign_id)
+
+
+def campaign_decide_winner(campaign_id: int) -> bool:
+    """Fired by RQ's scheduler at `ab_decide_at`: decide the A/B winner if still waiting for it."""
+    return ab_tests.campaign_decide_winner(campaign_id=campaign_id)
+
+
+def campaigns_decide_due() -> list[int]:
+    """Every minute: decide A/B winners whose wait is over (RQ's scheduler may have lost the job);
+    returns the ids decided."""
+    return ab_tests.campaigns_decide_due()
 
 
 def campaign_send_batch(campaign_id: int, after_id: int = 0) -> int | None:

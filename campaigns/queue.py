@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 CAMPAIGN_START = "campaigns.jobs.campaign_start"
 CAMPAIGN_START_WHEN_DUE = "campaigns.jobs.campaign_start_when_due"
+CAMPAIGN_DECIDE_WINNER = "campaigns.jobs.campaign_decide_winner"
 CAMPAIGN_SEND_BATCH = "campaigns.jobs.campaign_send_batch"
 CAMPAIGN_RETRY_BATCH = "campaigns.jobs.campaign_retry_batch"
 CAMPAIGN_HOLD_NOTICE = "campaigns.jobs.campaign_hold_notify"
@@ -50,6 +51,11 @@ def enqueue_campaign_start(campaign_id: int) -> None:
 def enqueue_campaign_start_when_due(campaign_id: int, *, at: datetime) -> None:
     """RQ's scheduler starts the campaign at `at`; `dispatch_due_campaigns` is the safety net."""
     enqueue_after_commit(CAMPAIGN_START_WHEN_DUE, campaign_id, at=at)
+
+
+def enqueue_campaign_decide_winner(campaign_id: int, *, at: datetime) -> None:
+    """RQ's scheduler decides the A/B winner at `at`; `campaigns_decide_due` is the safety net."""
+    enqueue_after_commit(CAMPAIGN_DECIDE_WINNER, campaign_id, at=at)
 
 
 def enqueue_campaign_send_batch(campaign_id: int, *, after_id: int = 0, at: datetime | None = None) -> None:

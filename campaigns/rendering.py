@@ -12,34 +12,54 @@ from django.utils.text import slugify
 
 from campaigns.content import PreparedContent, RenderedMessage, prepare_content, readable_subject
 from campaigns.layouts import wrap_in_layout
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignVariant
 
 
-def campaign_html(campaign: Campaign) -> str:
-    """The body as sent when sending began, else the body in its layout as it stands now."""
+def variant_value(campaign: Campaign, variant: CampaignVariant | None, name: str) -> str:
+    """An A/B variant's `name` (subject, preheader, from_name, body_html, body_text), or the
+    campaign's where the variant leaves it empty (or without a variant)."""
+    own = getattr(variant, name) if variant is not None else ""
+    return str(own or getattr(campaign, name))
+
+
+def campaign_html(campaign: Campaign, variant: CampaignVariant | None = None) -> str:
+    """The body as sent when sending began, else the body in its layout as it stands now; an A/B
+    variant's own body likewise (frozen in its `sent_html`), or the campaign's where it has none."""
+    if variant is not None and variant.body_html:
+        if variant.sent_html:
+            return variant.sent_html
+        return _in_layout(campaign, variant.body_html)
     if campaign.sent_html:
         return campaign.sent_html
+    return _in_layout(campaign, campaign.body_html)
+
+
+def _in_layout(campaign: Campaign, body_html: str) -> str:
     layout = campaign.layout if campaign.layout_id is not None else None
     if layout is None:
-        return campaign.body_html
-    return wrap_in_layout(layout_html=layout.html, css=layout.css, body_html=campaign.body_html)
+        return body_html
+    return wrap_in_layout(layout_html=layout.html, css=layout.css, body_html=body_html)
 
 
-def campaign_content(campaign: Campaign, *, subject: str | None = None) -> PreparedContent:
-    """The campaign prepared for rendering (parsed, CSS inlined, text part, footer when needed);
-    `subject` replaces its subject (test sends mark theirs)."""
+def campaign_content(
+    campaign: Campaign, *, variant: CampaignVariant | None = None, subject: str | None = None
+) -> PreparedContent:
+    """The campaign (as A/B `variant`, when given) prepared for rendering (parsed, CSS inlined,
+    text part, footer when needed); `subject` replaces its subject (test sends mark theirs)."""
     return prepare_content(
-        subject=campaign.subject if subject is None else subject,
-        preheader=campaign.preheader,
-        body_html=campaign_html(campaign),
-        body_text=campaign.body_text,
+        subject=variant_value(campaign, variant, "subject") if subject is None else subject,
+        preheader=variant_value(campaign, variant, "preheader"),
+        body_html=campaign_html(campaign, variant),
+        body_text=variant_value(campaign, variant, "body_text"),
     )
 
 
 def archive_message(campaign: Campaign, *, page_url: str) -> RenderedMessage:
     """The campaign as the public archive shows it: every placeholder at its default (or empty),
-    the unsubscribe link inert, the web version link pointing at the archive page itself."""
-    return campaign_content(campaign).render({"unsubscribe_url": "#", "web_version_url": page_url})
+    the unsubscribe link inert, the web version link pointing at the archive page itself. An A/B
+    test shows the variant that won (its remainder's)."""
+    winner = campaign.variants.filter(label=campaign.ab_winner).first() if campaign.ab_winner else None
+    return campaign_content(campaign, variant=winner).render({"unsubscribe_url": "#", "web_version_url": page_url})
 
 
 # Characters of the subject kept in an archive address, before the id that makes it unique.

@@ -22,11 +22,12 @@ from campaigns.models import (
     Campaign,
     CampaignRecipient,
     CampaignStatus,
+    CampaignVariant,
     ClickTally,
     RecipientStatus,
     TrackingEvent,
 )
-from campaigns.rendering import campaign_content
+from campaigns.rendering import campaign_content, variant_value
 from core.errors import InvalidInputError
 from core.months import month_start, months_back, months_ending
 from segments.models import Membership
@@ -98,9 +99,24 @@ def campaign_recipients(*, campaign: Campaign, status: str | None = None) -> Que
     return rows.order_by("id")
 
 
-def campaign_preview(*, campaign: Campaign, user: User | None) -> RenderedMessage:
-    """Subject, HTML and text exactly as `user` would get them (sample data without a user)."""
-    prepared = campaign_content(campaign)
+def campaign_variant(*, campaign: Campaign, label: str | None) -> CampaignVariant | None:
+    """The campaign's A/B variant labelled `label` (None without a label); 400 naming `variant`
+    for a label it does not have."""
+    if not label:
+        return None
+    variant = campaign.variants.filter(label=label).first()
+    if variant is None:
+        labels = ", ".join(campaign.variants.values_list("label", flat=True)) or "none: it is not an A/B test"
+        raise InvalidInputError(f"No variant {label} (its variants: {labels}).", field="variant")
+    return variant
+
+
+def campaign_preview(
+    *, campaign: Campaign, user: User | None, variant: CampaignVariant | None = None
+) -> RenderedMessage:
+    """Subject, HTML and text exactly as `user` would get them (sample data without a user), as
+    A/B `variant` when given."""
+    prepared = campaign_content(campaign, variant=variant)
     if user is None:
         personalisation = recipient_personalisation(
             campaign_id=campaign.pk,
@@ -129,20 +145,22 @@ def web_version_for(*, user_id: int, campaign_id: int) -> RenderedMessage | None
     if user is None or campaign is None:
         return None
     if campaign.audience_frozen_at is None:
-        row: tuple[str, str, str] | None = (user.email, user.first_name, user.last_name)
+        row: tuple[str, str, str, str | None] | None = (user.email, user.first_name, user.last_name, None)
     else:
         row = (
             CampaignRecipient.objects.filter(campaign=campaign, user=user)
-            .values_list("email", "first_name", "last_name")
+            .values_list("email", "first_name", "last_name", "variant")
             .first()
         )
     if row is None:
         return None
-    email, first_name, last_name = row
+    email, first_name, last_name, label = row
     personalisation = recipient_personalisation(
         campaign_id=campaign.pk, user_id=user.pk, email=email, first_name=first_name, last_name=last_name
     )
-    return campaign_content(campaign).render(personalisation.params)
+    # The A/B variant their row was sent (the campaign's own content outside a test).
+    variant = campaign.variants.filter(label=label).first() if label else None
+    return campaign_content(campaign, variant=variant).render(personalisation.params)
 
 
 def archived_campaigns() -> QuerySet[Campaign]:
@@ -160,13 +178,14 @@ def campaign_subject_for(*, campaign: Campaign, user: User) -> str:
     one (what the message carried), else their account's. Recipient pages show this."""
     row = (
         CampaignRecipient.objects.filter(campaign=campaign, user=user)
-        .values_list("email", "first_name", "last_name")
+        .values_list("email", "first_name", "last_name", "variant")
         .first()
     )
-    email, first_name, last_name = row or (user.email, user.first_name, user.last_name)
+    email, first_name, last_name, label = row or (user.email, user.first_name, user.last_name, None)
     params = {"email": email, "first_name": first_name, "last_name": last_name}
+    variant = campaign.variants.filter(label=label).first() if label else None
     try:
-        return subject_for(campaign.subject, params)
+        return subject_for(variant_value(campaign, variant, "subject"), params)
     except InvalidInputError:
         # Content checked by today's rules may predate them; staff's name for it is still readable.
         return str(campaign)

@@ -9,6 +9,7 @@ from rq import cron
 from accounts.jobs import reachability_repair_job
 from campaigns.jobs import (
     campaign_reports_refresh_due,
+    campaigns_decide_due,
     campaigns_dispatch_due,
     campaigns_watchdog,
     tracking_events_prune,
@@ -20,6 +21,8 @@ from segments.jobs import segment_exports_recover_job, size_snapshots_job
 cron.register(campaigns_watchdog, "default", interval=60)
 # Scheduled campaigns whose time has passed, in case RQ's scheduler lost their job.
 cron.register(campaigns_dispatch_due, "default", interval=60)
+# A/B tests whose wait for the winner is over, in case RQ's scheduler lost their decision job.
+cron.register(campaigns_decide_due, "default", interval=60)
 
 # Tracking events stored by the webhook but not processed (Redis or a worker was down), and
 # events that arrived before their batch recorded the message ids.

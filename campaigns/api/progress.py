@@ -54,9 +54,14 @@ class CampaignProgressSerializer(serializers.Serializer[dict[str, Any]]):
     waiting_for = serializers.CharField(
         allow_blank=True, help_text='What it waits for: "the hourly cap", "the daily cap", "quiet hours"; "" if not.'
     )
+    ab_decide_at = serializers.DateTimeField(
+        allow_null=True, help_text="A/B tests: when the winner is (or was) decided, once the test share is sent."
+    )
+    ab_winner = serializers.CharField(allow_blank=True, help_text='A/B tests: the winning variant; "" until decided.')
     note = serializers.CharField(
         allow_blank=True,
-        help_text='"Waiting for the hourly cap until 14:00.", or why it is paused or failed; "" otherwise.',
+        help_text='"Waiting for the hourly cap until 14:00.", "Test sent; the A/B winner is decided at 14:00.", '
+        'or why it is paused or failed; "" otherwise.',
     )
 
 

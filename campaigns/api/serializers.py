@@ -237,6 +237,13 @@ class CampaignTestSendSerializer(serializers.Serializer[Any]):
     emails = serializers.ListField(
         child=serializers.EmailField(), min_length=1, max_length=MAX_TEST_RECIPIENTS, help_text="Up to 10 addresses."
     )
+    variant = serializers.CharField(
+        required=False, help_text="Send this A/B variant (A-D); the campaign's own without."
+    )
+
+
+class CampaignPickWinnerSerializer(serializers.Serializer[Any]):
+    variant = serializers.CharField(help_text="The variant to send the remainder (A-D).")
 
 
 class CampaignTestSendResultSerializer(serializers.Serializer[Any]):
@@ -247,6 +254,7 @@ class CampaignPreviewQuerySerializer(serializers.Serializer[Any]):
     user = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, help_text="Render for this user (sample data without)."
     )
+    variant = serializers.CharField(required=False, help_text="Render this A/B variant (A-D).")
 
 
 class CampaignPreviewSerializer(serializers.Serializer[Any]):

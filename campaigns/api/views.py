@@ -26,6 +26,7 @@ from campaigns.api.serializers import (
     CampaignDuplicateSerializer,
     CampaignFollowUpSerializer,
     CampaignInputSerializer,
+    CampaignPickWinnerSerializer,
     CampaignPreviewQuerySerializer,
     CampaignPreviewSerializer,
     CampaignRecipientSerializer,
@@ -252,6 +253,22 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         return self._transition(services.campaign_cancel)
 
     @extend_schema(
+        summary="Pick the A/B winner now (WAITING_FOR_WINNER only): the remainder is sent this variant",
+        request=CampaignPickWinnerSerializer,
+        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE},
+    )
+    @action(detail=True, methods=["post"], url_path="pick-winner")
+    def pick_winner(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignPickWinnerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        campaign = services.campaign_pick_winner(
+            campaign=campaign, variant=serializer.validated_data["variant"], by=request.user
+        )
+        return self._detail(campaign)
+
+    @extend_schema(
         summary="Send a test to up to 10 addresses now (subject marked [TEST], not in the ledger)",
         request=CampaignTestSendSerializer,
         responses={200: CampaignTestSendResultSerializer, 400: FIELD_ERRORS, 502: _UPSTREAM, 503: _UPSTREAM, **ONE},
@@ -262,8 +279,9 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         serializer = CampaignTestSendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         assert isinstance(request.user, User)
+        variant = selectors.campaign_variant(campaign=campaign, label=serializer.validated_data.get("variant"))
         sent_to = services.campaign_send_test(
-            campaign=campaign, by=request.user, emails=serializer.validated_data["emails"]
+            campaign=campaign, by=request.user, emails=serializer.validated_data["emails"], variant=variant
         )
         return Response({"sent_to": sent_to})
 
@@ -277,7 +295,8 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         campaign = self.get_object()
         query = CampaignPreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rendered = selectors.campaign_preview(campaign=campaign, user=query.validated_data.get("user"))
+        variant = selectors.campaign_variant(campaign=campaign, label=query.validated_data.get("variant"))
+        rendered = selectors.campaign_preview(campaign=campaign, user=query.validated_data.get("user"), variant=variant)
         return Response({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
 
     @extend_schema(

@@ -61,6 +61,10 @@ class Progress:
     # Set while the sending pace holds a SENDING campaign back (a cap reached, quiet hours).
     waiting_until: datetime | None
     waiting_for: str
+    # An A/B test waiting for its winner (WAITING_FOR_WINNER): when the decision runs; the
+    # winner's label once decided.
+    ab_decide_at: datetime | None
+    ab_winner: str
     # What the campaign is doing when the numbers alone do not say: "Waiting for the hourly cap
     # until 14:00.", or why it is paused or failed.
     note: str
@@ -138,15 +142,30 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> Pro
         measured_at=now,
         waiting_until=waiting_until,
         waiting_for=campaign.waiting_for if waiting_until else "",
-        note=waiting_note(waiting_until=waiting_until, waiting_for=campaign.waiting_for) or campaign.status_reason,
+        ab_decide_at=campaign.ab_decide_at,
+        ab_winner=campaign.ab_winner,
+        note=waiting_note(waiting_until=waiting_until, waiting_for=campaign.waiting_for)
+        or winner_note(campaign=campaign)
+        or campaign.status_reason,
     )
+
+
+def winner_note(*, campaign: Campaign, now: datetime | None = None) -> str:
+    """ "Test sent; the A/B winner is decided at 14:00." while it waits ("" otherwise)."""
+    if campaign.status != CampaignStatus.WAITING_FOR_WINNER or campaign.ab_decide_at is None:
+        return ""
+    return f"Test sent; the A/B winner is decided at {_local_time(campaign.ab_decide_at, now)}."
 
 
 def waiting_note(*, waiting_until: datetime | None, waiting_for: str, now: datetime | None = None) -> str:
     """ "Waiting for the hourly cap until 14:00" in the current time zone ("" when not waiting)."""
     if waiting_until is None or not waiting_for:
         return ""
-    local = timezone.localtime(waiting_until)
+    return f"Waiting for {waiting_for} until {_local_time(waiting_until, now)}."
+
+
+def _local_time(moment: datetime, now: datetime | None) -> str:
+    """14:00 today, Wed 02 Dec 14:00 on another day, in the current time zone."""
+    local = timezone.localtime(moment)
     today = timezone.localtime(now or clock.now()).date()
-    when = f"{local:%H:%M}" if local.date() == today else f"{local:%a %d %b %H:%M}"
-    return f"Waiting for {waiting_for} until {when}."
+    return f"{local:%H:%M}" if local.date() == today else f"{local:%a %d %b %H:%M}"

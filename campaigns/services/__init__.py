@@ -1,5 +1,6 @@
 """Every write to campaigns, one module per concern, re-exported here."""
 
+from campaigns.services.ab_tests import campaign_decide_winner, campaign_pick_winner, campaigns_decide_due
 from campaigns.services.follow_ups import campaign_follow_up
 from campaigns.services.lifecycle import (
     campaign_cancel,
@@ -37,12 +38,14 @@ from campaigns.services.unsubscribe import ledger_drop_unreachable, opt_out_reco
 __all__ = [
     "campaign_cancel",
     "campaign_create",
+    "campaign_decide_winner",
     "campaign_delete",
     "campaign_duplicate",
     "campaign_fail",
     "campaign_finish_if_done",
     "campaign_follow_up",
     "campaign_pause",
+    "campaign_pick_winner",
     "campaign_resend",
     "campaign_resume",
     "campaign_retry_batch",
@@ -53,6 +56,7 @@ __all__ = [
     "campaign_start_when_due",
     "campaign_unschedule",
     "campaign_update",
+    "campaigns_decide_due",
     "campaigns_dispatch_due",
     "campaigns_watchdog",
     "ledger_drop_unreachable",

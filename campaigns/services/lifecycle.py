@@ -31,9 +31,9 @@ from campaigns.models import (
     RecipientStatus,
     WinnerMetric,
 )
-from campaigns.selectors import campaign_audience_problem
+from campaigns.selectors import campaign_audience, campaign_audience_problem
 from campaigns.services.layouts import layout_default
-from campaigns.services.sending.snapshot import ledger_insert_audience
+from campaigns.services.sending.snapshot import ab_test_size, ledger_insert_audience
 from campaigns.services.state_machine import (
     campaign_action_allowed,
     campaign_conflict,
@@ -99,11 +99,23 @@ def _name_for(values: Mapping[str, Any]) -> str:
 
 
 def _check_audience(campaign: Campaign) -> None:
-    """The one empty-audience rule for sending and scheduling: refuse, saying why."""
+    """The one empty-audience rule for sending and scheduling: refuse, saying why. An A/B test
+    also needs a test share that gives every variant at least one recipient."""
     problem = campaign_audience_problem(campaign=campaign)
     if problem:
         # Reported on `segment`, the audience field API clients already read this error from.
         raise InvalidInputError(f"Nobody in this audience can be emailed: {problem}", field="segment")
+    variants = campaign.variants.count()
+    if variants:
+        audience = campaign_audience(campaign=campaign).count()
+        tested = ab_test_size(audience=audience, share=campaign.ab_test_share)
+        if tested < variants:
+            raise InvalidInputError(
+                f"Too small for an A/B test of {variants} variants: {campaign.ab_test_share} % of "
+                f"{audience:,} recipients is {tested}, and every variant needs at least one. "
+                "Raise the test share or widen the audience.",
+                field="ab_test_share",
+            )
 
 
 def campaign_create(
@@ -330,9 +342,11 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
-    """SENDING / PAUSED -> CANCELLED; recipients still pending are never sent (CANCELLED)."""
+    """SENDING / WAITING_FOR_WINNER / PAUSED -> CANCELLED; recipients still pending, or held for
+    an A/B winner, are never sent (CANCELLED)."""
     campaign = _transition(campaign, action="cancel", changes={})
-    CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING).update(
+    unsent = [RecipientStatus.PENDING, RecipientStatus.HELD]
+    CampaignRecipient.objects.filter(campaign=campaign, status__in=unsent).update(
         status=RecipientStatus.CANCELLED, last_error="Campaign cancelled before this recipient was sent."
     )
     return campaign
@@ -369,7 +383,11 @@ def campaign_resend(
             attempted_at=None,
             message_id="",
         )
-    added = ledger_insert_audience(campaign=locked) if new_members and locked.audience_frozen_at else 0
+    added = 0
+    if new_members and locked.audience_frozen_at:
+        # In an A/B test, people who joined since join the remainder (the winner, or held for
+        # it); a pure split deals them to the variants in turn.
+        added = ledger_insert_audience(campaign=locked, test_share=100 if locked.ab_test_share == 100 else 0)
     if requeued or added:
         now = timezone.now()
         changes: dict[str, Any] = {"last_claim_at": now, "updated_at": now}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from brevo import brevo_configured
 from campaigns import queue
 from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
-from campaigns.services.sending.claims import Batch, Waiting, batch_claim
+from campaigns.services.sending.claims import Batch, Waiting, batch_claim, batch_variant
 from campaigns.services.sending.delivery import Outcome, deliver
 from campaigns.services.sending.ending import campaign_finish_if_done
 from campaigns.services.sending.ledger import batch_rows, ledger_mark_unknown
@@ -45,16 +45,26 @@ def campaign_send_batch(*, campaign_id: int, after_id: int = 0) -> int | None:
             return campaign_send_batch(campaign_id=campaign_id, after_id=0)
         campaign_finish_if_done(campaign_id=campaign_id)
         return None
-    outcome = deliver(batch)
-    outcome.add_time("claim", batch.claim_seconds)
-    _log_batch(batch, outcome, retry=False)
     last_id = batch.rows[-1].id
-    if outcome.deferred_for is not None:
-        # Rate limited for longer than a job should sleep: this batch, then the chain, resume later.
-        queue.enqueue_campaign_retry_batch(
-            campaign_id, batch_key=batch.key, continue_chain=True, delay=outcome.deferred_for
-        )
-        return last_id
+    # An A/B test's claim is one request per variant, one after the other.
+    parts = batch.parts or [batch]
+    for index, part in enumerate(parts):
+        outcome = deliver(part)
+        # The claim (one transaction for all parts) is counted with the first part.
+        outcome.add_time("claim", batch.claim_seconds if index == 0 else 0.0)
+        _log_batch(part, outcome, retry=False)
+        if outcome.deferred_for is not None:
+            # Rate limited for longer than a job should sleep: this part and those not sent yet
+            # (each under its key), then the chain, resume later.
+            waiting = parts[index:]
+            for position, later in enumerate(waiting):
+                queue.enqueue_campaign_retry_batch(
+                    campaign_id,
+                    batch_key=later.key,
+                    continue_chain=position == len(waiting) - 1,
+                    delay=outcome.deferred_for,
+                )
+            return last_id
     queue.enqueue_campaign_send_batch(campaign_id, after_id=last_id)
     campaign_finish_if_done(campaign_id=campaign_id)
     return last_id
@@ -74,12 +84,15 @@ def campaign_retry_batch(*, campaign_id: int, batch_key: uuid.UUID, continue_cha
             CampaignRecipient.objects.filter(batch_key=batch_key, status=RecipientStatus.SENDING).update(
                 attempted_at=timezone.now()
             )
+            campaign = Campaign.objects.get(pk=campaign_id)
+            rows = batch_rows(batch_key)
             batch = Batch(
-                campaign=Campaign.objects.get(pk=campaign_id),
+                campaign=campaign,
                 key=batch_key,
-                rows=batch_rows(batch_key),
+                rows=rows,
                 first_claimed_at=first_claimed,
                 retried=True,
+                variant=batch_variant(campaign, rows),
             )
             handled = len(batch.rows)
             outcome = deliver(batch)

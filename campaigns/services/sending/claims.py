@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -15,8 +15,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
-from campaigns.services.sending.ledger import ROW_FIELDS, LedgerRow, batch_rows
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, CampaignVariant, RecipientStatus
+from campaigns.services.sending.ledger import ROW_FIELDS, LedgerRow, batch_rows, ledger_split_by_variant
 from campaigns.services.sending.pace import pace_allow, pace_spend
 from campaigns.services.unsubscribe import DROPPED_AT_CLAIM, ledger_drop_unreachable
 from core import clock
@@ -34,6 +34,17 @@ class Batch:
     budget_windows: tuple[datetime, datetime] | None = None
     # Sent again under its key after an attempt whose outcome is unknown (the watchdog's retry).
     retried: bool = False
+    # The A/B variant every row of the batch is sent (None: the campaign's own content).
+    variant: CampaignVariant | None = None
+    # A claim in an A/B test's share: one batch per variant, each under its own key (see
+    # `ledger_split_by_variant`); empty when the claim is one batch, itself.
+    parts: list[Batch] = field(default_factory=list)
+
+
+def batch_variant(campaign: Campaign, rows: list[LedgerRow]) -> CampaignVariant | None:
+    """The variant a batch's rows are sent (they all have the same, or none)."""
+    label = rows[0].variant if rows else None
+    return None if label is None else campaign.variants.filter(label=label).first()
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,9 @@ def batch_claim(*, campaign_id: int, after_id: int) -> Batch | Waiting | None:
                 break
             after_id = window_end
         pace_spend(windows=allowance.windows, count=len(rows))
+        split = ledger_split_by_variant(key, rows) if any(row.variant for row in rows) else []
     campaign = Campaign.objects.get(pk=campaign_id)
-    return Batch(
+    batch = Batch(
         campaign=campaign,
         key=key,
         rows=rows,
@@ -82,6 +94,23 @@ def batch_claim(*, campaign_id: int, after_id: int) -> Batch | Waiting | None:
         claim_seconds=time.perf_counter() - started,
         budget_windows=allowance.windows,
     )
+    if split:
+        variants = {variant.label: variant for variant in campaign.variants.all()}
+        batch.parts = [
+            Batch(
+                campaign=campaign,
+                key=part_key,
+                rows=part_rows,
+                first_claimed_at=now,
+                budget_windows=allowance.windows,
+                variant=variants.get(part_rows[0].variant or ""),
+            )
+            for part_key, part_rows in split
+        ]
+        batch.variant = batch.parts[0].variant
+        if len(split) == 1:
+            batch.parts = []
+    return batch
 
 
 def _claim_window_portable(

@@ -28,8 +28,8 @@ from campaigns.content import (
     recipients_personalisation,
     sender_header,
 )
-from campaigns.models import Campaign
-from campaigns.rendering import campaign_content
+from campaigns.models import Campaign, CampaignVariant
+from campaigns.rendering import campaign_content, variant_value
 from campaigns.services.sending.claims import Batch
 from campaigns.services.sending.ending import campaign_fail, campaign_hold
 from campaigns.services.sending.ledger import (
@@ -121,7 +121,7 @@ def deliver(batch: Batch) -> Outcome:
         return outcome
     batch.rows = sendable
     started = time.perf_counter()
-    content = campaign_content(batch.campaign)
+    content = campaign_content(batch.campaign, variant=batch.variant)
     outcome.add_time("build", time.perf_counter() - started)
     if brevo_configured():
         _deliver_brevo(batch, content, outcome)
@@ -130,8 +130,8 @@ def deliver(batch: Batch) -> Outcome:
     return outcome
 
 
-def sender(campaign: Campaign) -> str:
-    return sender_header(from_name=campaign.from_name, from_email=campaign.from_email)
+def sender(campaign: Campaign, variant: CampaignVariant | None = None) -> str:
+    return sender_header(from_name=variant_value(campaign, variant, "from_name"), from_email=campaign.from_email)
 
 
 def personalise(campaign: Campaign, rows: Sequence[LedgerRow]) -> list[Personalisation]:
@@ -144,7 +144,12 @@ def personalise(campaign: Campaign, rows: Sequence[LedgerRow]) -> list[Personali
 
 
 def brevo_message(
-    campaign: Campaign, content: PreparedContent, rows: Sequence[LedgerRow], key: uuid.UUID, backend: BaseEmailBackend
+    campaign: Campaign,
+    content: PreparedContent,
+    rows: Sequence[LedgerRow],
+    key: uuid.UUID,
+    backend: BaseEmailBackend,
+    variant: CampaignVariant | None = None,
 ) -> AnymailMessage:
     brevo = content.for_brevo()
     merge_data: dict[str, dict[str, str]] = {}
@@ -158,7 +163,7 @@ def brevo_message(
     message = AnymailMessage(
         subject=brevo.subject,
         body=brevo.text,
-        from_email=sender(campaign),
+        from_email=sender(campaign, variant),
         to=recipients,
         reply_to=[campaign.reply_to] if campaign.reply_to else None,
         # Brevo reads `headers.idempotencyKey`; Anymail copies extra headers into that object.
@@ -184,7 +189,7 @@ def _deliver_brevo(batch: Batch, content: PreparedContent, outcome: Outcome) -> 
         )
         while batch.rows:
             started = time.perf_counter()
-            message = brevo_message(batch.campaign, content, batch.rows, batch.key, backend)
+            message = brevo_message(batch.campaign, content, batch.rows, batch.key, backend, batch.variant)
             sending_at = time.perf_counter()
             outcome.add_time("build", sending_at - started)
             try:
@@ -268,7 +273,11 @@ def _deliver_brevo(batch: Batch, content: PreparedContent, outcome: Outcome) -> 
 
 
 def local_message(
-    campaign: Campaign, content: PreparedContent, row: LedgerRow, personal: Personalisation
+    campaign: Campaign,
+    content: PreparedContent,
+    row: LedgerRow,
+    personal: Personalisation,
+    variant: CampaignVariant | None = None,
 ) -> EmailMultiAlternatives:
     """One recipient's message rendered here, for Django's mail backend (the outbox)."""
     rendered = content.render(personal.params)
@@ -276,7 +285,7 @@ def local_message(
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=sender(campaign),
+        from_email=sender(campaign, variant),
         to=[formataddr((name, row.email)) if name else row.email],
         reply_to=[campaign.reply_to] if campaign.reply_to else None,
         headers={**personal.headers, "Message-ID": make_msgid(domain="campaigns.local")},
@@ -288,7 +297,7 @@ def local_message(
 def _deliver_local(batch: Batch, content: PreparedContent, outcome: Outcome) -> None:
     personals = personalise(batch.campaign, batch.rows)
     messages = [
-        local_message(batch.campaign, content, row, personal)
+        local_message(batch.campaign, content, row, personal, batch.variant)
         for row, personal in zip(batch.rows, personals, strict=True)
     ]
     with get_connection() as backend:

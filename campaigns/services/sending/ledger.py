@@ -25,14 +25,34 @@ class LedgerRow:
     email: str
     first_name: str
     last_name: str
+    # The A/B variant the row is sent (None: the campaign's own content).
+    variant: str | None = None
 
 
-ROW_FIELDS = ("id", "user_id", "email", "first_name", "last_name")
+ROW_FIELDS = ("id", "user_id", "email", "first_name", "last_name", "variant")
 
 
 def batch_rows(key: uuid.UUID) -> list[LedgerRow]:
     rows = CampaignRecipient.objects.filter(batch_key=key, status=RecipientStatus.SENDING).order_by("id")
     return [LedgerRow(*values) for values in rows.values_list(*ROW_FIELDS)]
+
+
+def ledger_split_by_variant(key: uuid.UUID, rows: list[LedgerRow]) -> list[tuple[uuid.UUID, list[LedgerRow]]]:
+    """A claimed batch of an A/B test, one key per variant: a Brevo request carries one content,
+    and each key is one request (retries included). The first variant keeps `key`; the others'
+    rows get new keys. Call it in the claim's transaction, so no batch is ever mixed once claimed."""
+    groups: dict[str | None, list[LedgerRow]] = {}
+    for row in rows:
+        groups.setdefault(row.variant, []).append(row)
+    parts = []
+    for index, (variant, group) in enumerate(groups.items()):
+        part_key = key if index == 0 else uuid.uuid4()
+        if index:
+            CampaignRecipient.objects.filter(batch_key=key, status=RecipientStatus.SENDING, variant=variant).update(
+                batch_key=part_key
+            )
+        parts.append((part_key, group))
+    return parts
 
 
 def ledger_touch(key: uuid.UUID, error: str = "") -> None:

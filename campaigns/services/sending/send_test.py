@@ -11,8 +11,8 @@ from django.core.mail import get_connection
 
 from accounts.models import User
 from brevo import brevo_configured, send_refusal
-from campaigns.models import Campaign
-from campaigns.rendering import campaign_content
+from campaigns.models import Campaign, CampaignVariant
+from campaigns.rendering import campaign_content, variant_value
 from campaigns.services.sending.delivery import address_problem, brevo_message, local_message, personalise
 from campaigns.services.sending.ledger import LedgerRow
 from core.errors import InvalidInputError, UpstreamError
@@ -21,9 +21,12 @@ from core.errors import InvalidInputError, UpstreamError
 MAX_TEST_RECIPIENTS = 10
 
 
-def campaign_send_test(*, campaign: Campaign, by: User, emails: Sequence[str]) -> list[str]:
-    """Send the campaign now to up to 10 addresses, subject marked "[TEST]", with the caller's
-    name and links; nothing goes to the ledger. Returns the addresses sent to."""
+def campaign_send_test(
+    *, campaign: Campaign, by: User, emails: Sequence[str], variant: CampaignVariant | None = None
+) -> list[str]:
+    """Send the campaign (as A/B `variant`, when given) now to up to 10 addresses, subject marked
+    "[TEST]", with the caller's name and links; nothing goes to the ledger. Returns the addresses
+    sent to."""
     addresses = list(dict.fromkeys(email.strip() for email in emails if email.strip()))
     if not addresses:
         raise InvalidInputError("Give at least one address.", field="emails")
@@ -32,19 +35,20 @@ def campaign_send_test(*, campaign: Campaign, by: User, emails: Sequence[str]) -
     for address in addresses:
         if address_problem(LedgerRow(0, by.pk, address, "", "")) is not None:
             raise InvalidInputError(f"Not a valid address: {address!r}.", field="emails")
-    content = campaign_content(campaign, subject=f"[TEST] {campaign.subject}")
+    subject = variant_value(campaign, variant, "subject")
+    content = campaign_content(campaign, variant=variant, subject=f"[TEST] {subject}")
     rows = [LedgerRow(0, by.pk, address, by.first_name, by.last_name) for address in addresses]
     try:
         if brevo_configured():
             with get_connection(timeout=settings.CAMPAIGN_SEND_TIMEOUT_SECONDS) as backend:
-                message = brevo_message(campaign, content, rows, uuid.uuid4(), backend)
+                message = brevo_message(campaign, content, rows, uuid.uuid4(), backend, variant)
                 message.send()
         else:
             with get_connection() as backend:
                 personals = personalise(campaign, rows)
                 backend.send_messages(
                     [
-                        local_message(campaign, content, row, personal)
+                        local_message(campaign, content, row, personal, variant)
                         for row, personal in zip(rows, personals, strict=True)
                     ]
                 )

@@ -3,7 +3,10 @@ their counts, copied by a duplicate, frozen once the draft is sent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, CampaignStatus, CampaignVariant
@@ -147,3 +150,34 @@ def test_detail_counts_each_variants_test_rows_apart_from_the_remainder(admin_cl
     assert a["rates"]["open_rate"] == 0.5
     assert (b["stats"]["recipients"], b["stats"]["clicked"], b["rates"]["click_rate"]) == (1, 1, 1.0)
     assert data["ab_remainder"]["stats"]["recipients"] == 1
+
+
+def test_preview_and_test_send_take_a_variant(admin_client_api: APIClient, mailoutbox):
+    campaign_id = admin_client_api.post(LIST, AB, format="json").json()["id"]
+
+    preview = admin_client_api.get(detail(campaign_id, "preview"), {"variant": "B"})
+    assert preview.status_code == 200
+    assert preview.json()["subject"] == "Spring news for Alex"
+    assert admin_client_api.get(detail(campaign_id, "preview")).json()["subject"] == "Spring news"
+    unknown = admin_client_api.get(detail(campaign_id, "preview"), {"variant": "C"})
+    assert unknown.status_code == 400
+    assert "variant" in unknown.json()
+
+    sent = admin_client_api.post(
+        detail(campaign_id, "test"), {"emails": ["qa@example.com"], "variant": "B"}, format="json"
+    )
+    assert sent.status_code == 200, sent.json()
+    assert mailoutbox[-1].subject.startswith("[TEST] Spring news for ")
+    assert mailoutbox[-1].from_email.startswith("Ana")
+
+
+def test_progress_says_when_the_winner_is_decided(admin_client_api: APIClient):
+    due = timezone.now() + timedelta(hours=2)
+    campaign = CampaignFactory(status=CampaignStatus.WAITING_FOR_WINNER, ab_decide_at=due)
+
+    progress = admin_client_api.get(f"{detail(campaign.pk)}progress/").json()
+
+    assert progress["status"] == "WAITING_FOR_WINNER"
+    assert progress["live"] is True
+    assert progress["ab_decide_at"] is not None
+    assert progress["note"].startswith("Test sent; the A/B winner is decided at ")

@@ -135,7 +135,7 @@ def test_endpoint_shape(admin_client_api: APIClient):
     assert set(body) == {
         "campaign_id", "status", "live", "audience_frozen", "total", "accepted", "failed", "unknown",
         "cancelled", "remaining", "percent", "rate_per_second", "eta_seconds", "started_at", "sent_at",
-        "measured_at", "waiting_until", "waiting_for", "note",
+        "measured_at", "waiting_until", "waiting_for", "ab_decide_at", "ab_winner", "note",
     }  # fmt: skip
     assert (body["status"], body["total"], body["accepted"], body["failed"], body["remaining"]) == (
         "SENDING", 10, 3, 1, 6,

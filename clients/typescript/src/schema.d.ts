@@ -209,6 +209,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/campaigns/{id}/pick-winner/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pick the A/B winner now (WAITING_FOR_WINNER only): the remainder is sent this variant */
+        post: operations["campaigns_pick_winner_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/campaigns/{id}/preview/": {
         parameters: {
             query?: never;
@@ -913,6 +930,10 @@ export interface components {
             /** @description 2 to 4 variants make an A/B test (the `ab_` settings); the list replaces the draft's; [] ends it. */
             variants?: components["schemas"]["VariantInputRequest"][];
         };
+        CampaignPickWinnerRequest: {
+            /** @description The variant to send the remainder (A-D). */
+            variant: string;
+        };
         CampaignPreview: {
             subject: string;
             html: string;
@@ -962,7 +983,14 @@ export interface components {
             waiting_until: string | null;
             /** @description What it waits for: "the hourly cap", "the daily cap", "quiet hours"; "" if not. */
             waiting_for: string;
-            /** @description "Waiting for the hourly cap until 14:00.", or why it is paused or failed; "" otherwise. */
+            /**
+             * Format: date-time
+             * @description A/B tests: when the winner is (or was) decided, once the test share is sent.
+             */
+            ab_decide_at: string | null;
+            /** @description A/B tests: the winning variant; "" until decided. */
+            ab_winner: string;
+            /** @description "Waiting for the hourly cap until 14:00.", "Test sent; the A/B winner is decided at 14:00.", or why it is paused or failed; "" otherwise. */
             note: string;
         };
         /** @description Rates as Brevo reports them: engagement over delivered mail, bounces over sent mail. */
@@ -1049,6 +1077,8 @@ export interface components {
         CampaignTestSendRequest: {
             /** @description Up to 10 addresses. */
             emails: string[];
+            /** @description Send this A/B variant (A-D); the campaign's own without. */
+            variant?: string;
         };
         CampaignTestSendResult: {
             sent_to: string[];
@@ -2726,11 +2756,95 @@ export interface operations {
             };
         };
     };
+    campaigns_pick_winner_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignPickWinnerRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CampaignPickWinnerRequest"];
+                "multipart/form-data": components["schemas"]["CampaignPickWinnerRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or invalid credentials (JWT bearer or session). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Only the ADMIN role manages campaigns. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such campaign. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     campaigns_preview_retrieve: {
         parameters: {
             query?: {
                 /** @description Render for this user (sample data without). */
                 user?: number;
+                /** @description Render this A/B variant (A-D). */
+                variant?: string;
             };
             header?: never;
             path: {
