@@ -1,5 +1,6 @@
 """The campaign page's buttons: each POSTs to its own admin URL and calls the service the API
-calls (send, schedule, test, duplicate, archive, and the transitions of the state machine); a
+calls (send, schedule, test, duplicate, archive, an A/B test's "Pick this winner", and the
+transitions of the state machine); a
 refused action comes back as a message naming the campaign's status. Also the live answers'
 URLs (`live`)."""
 
@@ -52,7 +53,8 @@ class CampaignButtons(admin.ModelAdmin):
             return path(f"live/{name}/", self.admin_site.admin_view(method(checked)), name=f"campaigns_campaign_{name}")
 
         custom = [
-            route(name, getattr(self, f"{name}_view")) for name in ("send", "schedule", "test", "duplicate", "archive")
+            route(name, getattr(self, f"{name}_view"))
+            for name in ("send", "schedule", "test", "duplicate", "archive", "pick_winner")
         ]
         custom += [route(name, self._transition_view(name)) for name in _ACTIONS]
         custom += [
@@ -166,6 +168,19 @@ class CampaignButtons(admin.ModelAdmin):
             campaign,
             lambda: services.campaign_update(campaign=campaign, changes={"archive": publish}),
             done,
+        )
+
+    def pick_winner_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        """Decide an A/B test now, while it waits: the remainder is sent this variant."""
+        campaign = self._campaign_for_action(request, campaign_id)
+        assert isinstance(request.user, User)
+        user = request.user
+        variant = request.POST.get("variant", "")
+        return self._run(
+            request,
+            campaign,
+            lambda: services.campaign_pick_winner(campaign=campaign, variant=variant, by=user),
+            f"Variant {variant} picked as the winner: the remaining recipients are being sent it.",
         )
 
     def _transition_view(self, name: str) -> Callable[..., HttpResponse]:

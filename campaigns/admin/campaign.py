@@ -14,7 +14,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import construct_change_message
 from django.db.models import QuerySet
+from django.forms import BaseFormSet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
 from django.utils import timezone
@@ -24,9 +26,10 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.models import User
 from brevo import brevo_configured
 from campaigns import selectors, services
+from campaigns.admin.ab_tests import VariantInline, ab_results, free_labels
 from campaigns.admin.buttons import CampaignButtons
 from campaigns.admin.engagement import EngagementAdminMixin
-from campaigns.admin.forms import CampaignAdminForm, default_sender
+from campaigns.admin.forms import CampaignAdminForm, VariantFormSet, default_sender
 from campaigns.content import sender_header
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.reporting.progress import campaign_progress, waiting_note
@@ -36,9 +39,20 @@ from core.errors import DomainError, InvalidInputError
 from core.templates import optional_template
 
 # Statuses whose page shows the live progress bar even before the ledger is written.
-_SENDING_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+_SENDING_STATUSES = (CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_WINNER, CampaignStatus.PAUSED)
 # The actions the top bar may offer, in its order; the state machine says which apply.
 _BAR_ACTIONS = ("send", "schedule", "unschedule", "pause", "resume", "cancel", "duplicate", "archive")
+
+AB_SETTINGS = (
+    "5. A/B test (optional)",
+    {
+        "fields": ("ab_test_share", "ab_winner_metric", "ab_wait_minutes", "ab_require_significance"),
+        "classes": ("campaign-ab",),
+        "description": "Give two to four variants below and the campaign becomes an A/B test: a random part of "
+        "the audience (the test share) is split evenly among them, the winner is decided on the numbers after "
+        "the wait, and the rest of the audience is sent the winner. No variants: everyone gets the content above.",
+    },
+)
 
 CHECKLIST = (
     ("1. Name", {"fields": ("name", "archive")}),
@@ -51,6 +65,7 @@ CHECKLIST = (
             "classes": ("campaign-content",),
         },
     ),
+    AB_SETTINGS,
 )
 REPORT = (
     ("Audience", {"fields": ("audience", "reachable_now")}),
@@ -69,6 +84,8 @@ _COMPUTED = (
     "audience",
     "subject_as_received",
     "archive_link",
+    "ab_settings",
+    "ab_previews",
 )
 
 
@@ -82,6 +99,7 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
     date_hierarchy = "created_at"
     autocomplete_fields = ("segment",)
     actions = ("duplicate_selected",)
+    inlines = (VariantInline,)
 
     class Media:
         css = {"all": ("campaigns/admin/campaign_form.css",)}
@@ -90,7 +108,16 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
     # --- What the page shows ------------------------------------------------------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
-        return CHECKLIST if self._editable(obj) else REPORT
+        if self._editable(obj):
+            return CHECKLIST
+        if obj is not None and obj.variants.exists():
+            return (*REPORT, ("A/B test", {"fields": ("ab_settings", "ab_previews")}))
+        return REPORT
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        # The rows a draft offers come lettered: A and B on a new test, the next free ones after.
+        return {**kwargs, "initial": free_labels(obj if obj is not None and obj.pk else None)}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         if self._editable(obj):
@@ -137,6 +164,44 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
             problem,
         )
 
+    @admin.display(description="Settings")
+    def ab_settings(self, campaign: Campaign) -> str:
+        labels = ", ".join(campaign.variants.values_list("label", flat=True))
+        share = (
+            f"Every recipient got one of {labels}, split evenly at random; no winner phase."
+            if campaign.ab_test_share == 100
+            else f"{campaign.ab_test_share} % of the audience split evenly among {labels} at random; the rest is "
+            f"sent the winner {campaign.ab_wait_minutes} minutes after the last test email was accepted."
+        )
+        rule = (
+            "The best variant wins only at p < 0.05 against the runner-up, else A."
+            if campaign.ab_require_significance
+            else "The best rate wins."
+        )
+        return f"{share} Judged on {campaign.get_ab_winner_metric_display().lower()}. {rule}"
+
+    @admin.display(description="Each variant, as you would get it")
+    def ab_previews(self, campaign: Campaign) -> SafeString:
+        parts = []
+        for variant in campaign.variants.all():
+            try:
+                rendered = selectors.campaign_preview(campaign=campaign, user=self._viewer, variant=variant)
+            except InvalidInputError as error:
+                parts.append(format_html("<p>Variant {}: {}</p>", variant.label, error.message))
+                continue
+            parts.append(
+                format_html(
+                    '<details class="ab-preview" id="ab-preview-{}"><summary>Variant {}: {}</summary>'
+                    '<iframe sandbox="" srcdoc="{}" title="Variant {} preview"></iframe></details>',
+                    variant.label,
+                    variant.label,
+                    rendered.subject,
+                    rendered.html,
+                    variant.label,
+                )
+            )
+        return format_html("{}", SafeString("".join(parts)))
+
     @admin.display(description="Public archive")
     def archive_link(self, campaign: Campaign) -> SafeString:
         if not campaign.archive:
@@ -163,12 +228,25 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
     @admin.display(description="Preview, as you would get it")
     def live_preview(self, campaign: Campaign) -> SafeString:
         rendered, error = self._preview(campaign)
+        # A draft previews the campaign or any A/B variant row on the page (the script fills the
+        # choices from the rows); after the draft, each variant is shown in the A/B test section.
+        chooser = (
+            SafeString(
+                '<p class="campaign-preview-choice"><label for="campaign-preview-variant">Showing</label> '
+                '<select id="campaign-preview-variant"><option value="">the campaign\'s own content</option>'
+                "</select></p>"
+            )
+            if self._editable(campaign)
+            else ""
+        )
         return format_html(
+            "{}"
             '<p class="campaign-preview-subject">Subject: <strong id="campaign-preview-subject">{}</strong></p>'
             '<p id="campaign-preview-error" class="errornote"{}>{}</p>'
             # An empty sandbox: no scripts, no forms, no same-origin access for the email's HTML.
             '<iframe id="campaign-preview" sandbox="" srcdoc="{}" title="Email preview"></iframe>'
             '<details><summary>Plain-text version</summary><pre id="campaign-preview-text">{}</pre></details>',
+            chooser,
             rendered.subject if rendered else "",
             "" if error else SafeString(" hidden"),
             error,
@@ -183,8 +261,8 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
             '<input type="text" id="campaign-test-emails" name="emails" form="campaign-test-form" size="50" '
             'placeholder="you@example.com, colleague@example.com" aria-label="Test addresses">'
             '<button type="submit" form="campaign-test-form" id="campaign-test-button">Send test</button>'
-            '<p class="help">Sends what this page holds now, saved or not: subject marked [TEST], your name in '
-            "the placeholders, nobody recorded as a recipient.</p>"
+            '<p class="help">Sends what the preview shows, saved or not (the campaign or the A/B variant chosen '
+            "there): subject marked [TEST], your name in the placeholders, nobody recorded as a recipient.</p>"
             '<p id="campaign-test-result" role="status"></p></div>'
         )
 
@@ -254,26 +332,46 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
             waiting=waiting_note(waiting_until=campaign.waiting_until, waiting_for=campaign.waiting_for)
             if campaign.status == CampaignStatus.SENDING
             else "",
+            ab=ab_results(campaign),
         )
         return page
 
     # --- Writes -------------------------------------------------------------------------------
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
-        data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        """Nothing yet: the campaign is written with its variants in `save_related`, one service
+        call that checks both together (a variant inherits the content being saved)."""
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        obj = form.instance
+        data: dict[str, Any] = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        variant_sets = [formset for formset in formsets if isinstance(formset, VariantFormSet)]
         if not change:
             assert isinstance(request.user, User)
-            created = services.campaign_create(by=request.user, **data)
+            variants = variant_sets[0].variants if variant_sets else None
+            created = services.campaign_create(by=request.user, **data, variants=variants or [])
             obj.pk = created.pk
             obj.refresh_from_db()
             return
-        changed = {name: data[name] for name in form.changed_data if name in data}
+        changed: dict[str, Any] = {name: data[name] for name in form.changed_data if name in data}
+        if variant_sets and variant_sets[0].has_changed():
+            changed["variants"] = variant_sets[0].variants or []
         if changed:
             try:
                 services.campaign_update(campaign=obj, changes=changed)
             except DomainError as error:
                 messages.error(request, error.message)
         obj.refresh_from_db()
+
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.Form, formsets: Any, add: bool = False
+    ) -> list[dict[str, Any]]:
+        # The variants are written by the campaign's service, not saved by their formset, which
+        # therefore has no record of saved objects for the history: it names them as one field.
+        message = construct_change_message(form, [], add)
+        if not add and any(isinstance(formset, BaseFormSet) and formset.has_changed() for formset in formsets):
+            message.append({"changed": {"fields": ["A/B variants"]}})
+        return message
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
         deletable = obj is None or campaign_action_allowed(campaign=obj, action="delete")

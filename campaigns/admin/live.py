@@ -1,5 +1,7 @@
 """The campaign page's live answers (JSON for its script): the preview as one types, the
 reachable count beside the audience picker, and test sends of what the page holds, saved or not.
+Preview and test send take an A/B variant's row too (`variant-*` fields): the variant over the
+campaign, as its recipients would get it.
 
 Each reads the page's current values and calls the same selectors and services as everything
 else; nothing here saves a campaign.
@@ -11,9 +13,10 @@ from django.http import HttpRequest, JsonResponse
 
 from accounts.models import User
 from campaigns import selectors, services
-from campaigns.admin.forms import DraftContentForm, TestSendForm
+from campaigns.admin.forms import DraftContentForm, TestSendForm, VariantForm
 from campaigns.content import sender_header, validate_campaign_content
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignVariant
+from campaigns.rendering import variant_value
 from core.errors import DomainError, InvalidInputError, UpstreamError
 from segments.models import Membership, Segment
 
@@ -33,18 +36,36 @@ def _page_campaign(request: HttpRequest) -> Campaign:
     return form.unsaved(pk=int(raw_id) if raw_id.isdigit() else None)
 
 
+def _page_variant(request: HttpRequest) -> CampaignVariant | None:
+    """The A/B variant row the page previews (`variant-label`, `variant-subject`, ...), unsaved;
+    None for the campaign's own content."""
+    if "variant-label" not in request.POST:
+        return None
+    form = VariantForm(request.POST, prefix="variant")
+    if not form.is_valid():
+        field, problems = next(iter(form.errors.items()))
+        raise InvalidInputError(f"Variant, {form.fields[field].label}: {problems[0]}", field=f"variant-{field}")
+    return form.save(commit=False)
+
+
+def _checked(campaign: Campaign, variant: CampaignVariant | None) -> None:
+    """The content as it would go out (the variant over the campaign), checked as on save."""
+    validate_campaign_content(
+        subject=variant_value(campaign, variant, "subject"),
+        preheader=variant_value(campaign, variant, "preheader"),
+        body_html=variant_value(campaign, variant, "body_html"),
+        body_text=variant_value(campaign, variant, "body_text"),
+    )
+
+
 def preview(request: HttpRequest) -> JsonResponse:
     """Subject, HTML and text as the signed-in staff member would get them."""
     assert isinstance(request.user, User)
     try:
         campaign = _page_campaign(request)
-        validate_campaign_content(
-            subject=campaign.subject,
-            preheader=campaign.preheader,
-            body_html=campaign.body_html,
-            body_text=campaign.body_text,
-        )
-        rendered = selectors.campaign_preview(campaign=campaign, user=request.user)
+        variant = _page_variant(request)
+        _checked(campaign, variant)
+        rendered = selectors.campaign_preview(campaign=campaign, user=request.user, variant=variant)
     except InvalidInputError as error:
         return _refusal(error)
     return JsonResponse(
@@ -52,7 +73,9 @@ def preview(request: HttpRequest) -> JsonResponse:
             "subject": rendered.subject,
             "html": rendered.html,
             "text": rendered.text,
-            "sender": sender_header(from_name=campaign.from_name, from_email=campaign.from_email),
+            "sender": sender_header(
+                from_name=variant_value(campaign, variant, "from_name"), from_email=campaign.from_email
+            ),
         }
     )
 
@@ -80,13 +103,12 @@ def test_send(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "Give at least one address for the test.", "field": "emails"}, status=400)
     try:
         campaign = _page_campaign(request)
-        validate_campaign_content(
-            subject=campaign.subject,
-            preheader=campaign.preheader,
-            body_html=campaign.body_html,
-            body_text=campaign.body_text,
+        variant = _page_variant(request)
+        _checked(campaign, variant)
+        sent_to = services.campaign_send_test(
+            campaign=campaign, by=request.user, emails=form.addresses(), variant=variant
         )
-        sent_to = services.campaign_send_test(campaign=campaign, by=request.user, emails=form.addresses())
     except DomainError as error:
         return _refusal(error)
-    return JsonResponse({"message": f"Test sent to {', '.join(sent_to)}."})
+    what = f"Test of variant {variant.label}" if variant is not None and variant.label else "Test"
+    return JsonResponse({"message": f"{what} sent to {', '.join(sent_to)}."})

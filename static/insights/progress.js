@@ -1,8 +1,8 @@
 /*
  * Live progress of a sending campaign (templates/admin/campaigns/campaign/_progress.html).
  *
- * Polls the progress endpoint every `data-interval-ms` (2 s) while the campaign is live, one
- * request at a time, skipping ticks while the tab is hidden; stops for good once the endpoint
+ * Polls the progress endpoint every `data-interval-ms` (2 s) while the campaign is live (every
+ * 30 s while an A/B test waits hours for its winner), one request at a time, skipping ticks while the tab is hidden; stops for good once the endpoint
  * says the campaign is no longer live. No inline script: the page's Content-Security-Policy
  * may forbid them.
  */
@@ -16,6 +16,8 @@
   var url = root.dataset.progressUrl;
   var interval = Number(root.dataset.intervalMs) || 2000;
   var number = new Intl.NumberFormat();
+  var waitingInterval = Math.max(interval, 30000);
+  var when = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 
   function field(name) {
     return root.querySelector('[data-progress="' + name + '"]');
@@ -68,9 +70,21 @@
     setText("unknown", number.format(progress.unknown));
     setText("remaining", number.format(progress.remaining));
     setText("state", stateText(progress));
+    var decision = field("decision");
+    if (decision) {
+      decision.hidden = !progress.ab_decide_at || Boolean(progress.ab_winner);
+      if (progress.ab_decide_at) { setText("decide_at", when.format(new Date(progress.ab_decide_at))); }
+    }
+    if (root.dataset.status === "WAITING_FOR_WINNER" && progress.ab_winner && field("decided")) {
+      field("decided").hidden = false;  // decided while this page was open: the reason is on the reloaded page
+    }
     root.dataset.status = progress.status;
     root.dataset.live = progress.live ? "true" : "false";
     field("done").hidden = progress.live;
+  }
+
+  function nextTick(status) {
+    return status === "WAITING_FOR_WINNER" ? waitingInterval : interval;
   }
 
   function poll() {
@@ -93,7 +107,7 @@
         }
         render(progress);
         if (progress.live) {
-          window.setTimeout(poll, interval);
+          window.setTimeout(poll, nextTick(progress.status));
         }
       })
       .catch(function () {
@@ -103,6 +117,6 @@
   }
 
   if (root.dataset.live === "true") {
-    window.setTimeout(poll, interval);
+    window.setTimeout(poll, nextTick(root.dataset.status));
   }
 })();

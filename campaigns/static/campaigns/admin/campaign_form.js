@@ -1,6 +1,7 @@
 // The campaign page's live parts: the preview follows the editor, the reachable count follows the
-// audience picker, the From line follows the sender fields, test sends take what the page holds,
-// and actions wait for unsaved changes to be saved. Every request goes to the campaign admin's
+// audience picker, the From line follows the sender fields, test sends take what the page holds
+// (the campaign, or the A/B variant row chosen above the preview), and actions wait for unsaved
+// changes to be saved. Every request goes to the campaign admin's
 // own URLs (campaigns/admin/live.py); nothing here saves a campaign.
 (function () {
   "use strict";
@@ -31,6 +32,41 @@
 
     function field(name) { return form.querySelector("[name=" + name + "]"); }
 
+    // --- A/B variants: the inline's rows ("variants-0-subject", ...) --------------------------
+    var variantNames = ["label", "subject", "preheader", "from_name", "body_html", "body_text"];
+    var variantChoice = document.getElementById("campaign-preview-variant");
+
+    function variantRows() {
+      return Array.prototype.filter.call(
+        document.querySelectorAll("#variants-group .inline-related"),
+        function (row) { return row.id && !row.classList.contains("empty-form") && row.id !== "variants-empty"; }
+      );
+    }
+
+    function rowLabel(row) {
+      var select = row.querySelector("[name$='-label']");
+      return select && select.value ? select.value : "?";
+    }
+
+    function fillVariantChoices() {
+      if (!variantChoice) { return; }
+      var chosen = variantChoice.value;
+      var options = [variantChoice.options[0]];
+      variantRows().forEach(function (row) {
+        var option = document.createElement("option");
+        option.value = row.id;
+        option.textContent = "variant " + rowLabel(row);
+        options.push(option);
+      });
+      variantChoice.replaceChildren.apply(variantChoice, options);
+      variantChoice.value = document.getElementById(chosen) ? chosen : "";
+      var testButton = document.getElementById("campaign-test-button");
+      if (testButton) {
+        var row = variantChoice.value ? document.getElementById(variantChoice.value) : null;
+        testButton.textContent = row ? "Send test of variant " + rowLabel(row) : "Send test";
+      }
+    }
+
     function pageContent() {
       var data = new FormData();
       contentNames.forEach(function (name) {
@@ -38,6 +74,13 @@
         if (input) { data.append(name, input.value); }
       });
       data.append("campaign_id", page.dataset.campaignId || "");
+      var row = variantChoice && variantChoice.value ? document.getElementById(variantChoice.value) : null;
+      if (row) {
+        variantNames.forEach(function (name) {
+          var input = row.querySelector("[name='" + row.id + "-" + name + "']");
+          data.append("variant-" + name, input ? input.value : "");
+        });
+      }
       return data;
     }
 
@@ -84,6 +127,44 @@
         input.addEventListener("change", refreshPreview);  // selects (the layout) in older browsers
       }
     });
+
+    if (variantChoice) {
+      // Each row gets a button that shows it in the preview (and aims the test send at it).
+      var decorate = function () {
+        variantRows().forEach(function (row) {
+          if (row.querySelector(".variant-preview-button")) { return; }
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "button variant-preview-button";
+          button.textContent = "Preview and test this variant";
+          button.addEventListener("click", function () {
+            fillVariantChoices();
+            variantChoice.value = row.id;
+            fillVariantChoices();
+            refreshPreview();
+            variantChoice.scrollIntoView({ block: "center" });
+          });
+          var heading = row.querySelector("h3");
+          (heading || row).appendChild(button);
+        });
+        fillVariantChoices();
+      };
+      decorate();
+      document.addEventListener("formset:added", decorate);
+      document.addEventListener("formset:removed", decorate);
+      variantChoice.addEventListener("focus", fillVariantChoices);
+      variantChoice.addEventListener("change", function () { fillVariantChoices(); refreshPreview(); });
+      form.addEventListener("input", function (event) {
+        var name = event.target.name || "";
+        if (variantChoice.value && name.indexOf(variantChoice.value + "-") === 0) {
+          if (name.slice(-6) === "-label") { fillVariantChoices(); }
+          refreshPreview();
+        }
+      });
+      form.addEventListener("change", function (event) {
+        if ((event.target.name || "").slice(-6) === "-label") { fillVariantChoices(); }
+      });
+    }
 
     // --- Audience count beside the picker -----------------------------------------------------
     var reachable = document.getElementById("campaign-reachable");
