@@ -171,7 +171,7 @@ class VariantFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        rows = [form for form in self.forms if not self._should_delete_form(form)]
+        rows = [form for form in self.forms if not form.cleaned_data.get("DELETE")]
         kept = [form for form in rows if form.cleaned_data]
         if kept:
             # Once any row is filled in, the lettered rows left as offered join it: an empty A is
