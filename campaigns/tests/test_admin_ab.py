@@ -236,6 +236,9 @@ def test_the_results_table_while_waiting_and_picking_a_winner(admin_client, admi
     html = admin_client.get(change_url(campaign)).content.decode()
 
     assert "Test share sent; the winner is decided" in html
+    # The live progress says when the decision is due, and polls while the campaign waits.
+    assert '<div data-progress="decision"><dt>A/B winner decided</dt>' in html
+    assert 'data-live="true" data-status="WAITING_FOR_WINNER"' in html
     assert 'id="ab-waiting"' in html
     row_b = html.split('id="ab-variant-B"')[1].split("</tr>")[0]
     assert "<td>200</td>" in row_b  # recipients, sent
