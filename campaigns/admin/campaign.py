@@ -20,7 +20,7 @@ from django.forms import BaseFormSet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
@@ -50,7 +50,8 @@ AB_SETTINGS = (
         "classes": ("campaign-ab",),
         "description": "Give two to four variants below and the campaign becomes an A/B test: a random part of "
         "the audience (the test share) is split evenly among them, the winner is decided on the numbers after "
-        "the wait, and the rest of the audience is sent the winner. No variants: everyone gets the content above.",
+        "the wait, and the rest of the audience is sent the winner. A variant's empty fields take the campaign's, so "
+        "an empty A is the control. Rows left as offered: no test, everyone gets the content above.",
     },
 )
 
@@ -200,7 +201,7 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
                     variant.label,
                 )
             )
-        return format_html("{}", SafeString("".join(parts)))
+        return format_html_join("", "{}", ((part,) for part in parts))
 
     @admin.display(description="Public archive")
     def archive_link(self, campaign: Campaign) -> SafeString:
@@ -348,8 +349,8 @@ class CampaignAdmin(EngagementAdminMixin, CampaignButtons, admin.ModelAdmin):
         variant_sets = [formset for formset in formsets if isinstance(formset, VariantFormSet)]
         if not change:
             assert isinstance(request.user, User)
-            variants = variant_sets[0].variants if variant_sets else None
-            created = services.campaign_create(by=request.user, **data, variants=variants or [])
+            variants = (variant_sets[0].variants if variant_sets else None) or []
+            created = services.campaign_create(by=request.user, **data, variants=variants)
             obj.pk = created.pk
             obj.refresh_from_db()
             return
