@@ -15,6 +15,7 @@ import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Suppression
 from campaigns.models import CampaignRecipient, TrackingEvent, TrackingEventStatus
 from campaigns.services.tracking_intake import IncomingEvent, tracking_dedup_key
 from campaigns.tests.brevo_webhooks import T0, WEBHOOK, brevo_event, queued_jobs, webhook_auth
@@ -269,3 +270,58 @@ def _key(payload: dict) -> str:
     return tracking_dedup_key(
         IncomingEvent("opened", payload["message-id"], payload["email"], None, None, None, payload)
     )
+
+
+def test_switching_to_a_batched_webhook_while_the_single_one_still_delivers_counts_each_event_once(
+    post, recipients, run_jobs
+):
+    """While an account moves to a batched webhook (the README: create it, then delete the old
+    one), Brevo delivers every event twice: alone through the old webhook and inside a batch
+    through the new one, in either order, processed or not in between."""
+    bounce = brevo_event("hard_bounce", recipients[0])
+    opens = [brevo_event("opened", recipients[1], at=T0 + timedelta(minutes=minute)) for minute in range(3)]
+    click = brevo_event("click", recipients[2], link="https://example.com/a", at=T0 + timedelta(minutes=4))
+
+    assert post(bounce).status_code == 200
+    assert post(opens[0]).status_code == 200
+    run_jobs()
+    assert post([bounce, *opens, click]).status_code == 200
+    assert post(opens[1]).status_code == 200
+    run_jobs()
+    assert post(click).status_code == 200
+    assert post([opens[2], click, bounce]).status_code == 200
+    run_jobs()
+
+    assert TrackingEvent.objects.count() == 5
+    assert Suppression.objects.get().email == recipients[0].email
+    for row in recipients:
+        row.refresh_from_db()
+    assert recipients[0].hard_bounced_at == T0
+    assert (recipients[1].open_count, recipients[1].first_opened_at) == (3, T0)
+    assert recipients[2].click_count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_batch_delivered_twice_at_the_same_moment_is_stored_once(live_server, recipients):
+    """Two deliveries of one batch racing (Brevo retrying a request it timed out on while the
+    first is still being answered): both INSERTs run at once; the unique key makes the second wait
+    for the first and skip every row it wrote."""
+    batch = [brevo_event("opened", recipients[number % 3], at=T0 + timedelta(seconds=number)) for number in range(300)]
+    start = threading.Barrier(4)
+    answers: list[int] = []
+
+    def deliver() -> None:
+        with requests.Session() as session:
+            start.wait()
+            response = session.post(live_server.url + WEBHOOK, json=batch, auth=("hook", "secret"), timeout=60)
+            answers.append(response.status_code)
+
+    senders = [threading.Thread(target=deliver) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+
+    assert answers == [200, 200, 200, 200]
+    assert TrackingEvent.objects.count() == 300
