@@ -1,48 +1,27 @@
 """`User.reachable` equals the reachability rule after every kind of write (the services, the
-model, the ORM's bulk updates, raw SQL, imports, erasure), and the repair command mends a flag
-made wrong behind the database's back."""
+model, the ORM's bulk updates, raw SQL, imports, erasure). Its repair is in
+test_reachability_repair.py."""
 
 from __future__ import annotations
 
-import importlib
-import io
 import random
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from accounts.jobs import reachability_repair_job
 from accounts.models import OptOutMethod, Suppression, SuppressionReason, User
 from accounts.services import (
     person_erase,
-    reachability_repair,
     suppression_add,
     suppressions_import,
     user_opt_in,
     user_opt_out,
 )
 from accounts.tests.factories import UserFactory
+from accounts.tests.reachability import by_rule, flags, reachable
 
 pytestmark = pytest.mark.django_db
-
-
-def by_rule() -> dict[str, bool]:
-    """The rule computed here, in Python, from the facts alone."""
-    suppressed = set(Suppression.objects.values_list("email", flat=True))
-    return {
-        user.email: user.is_verified and user.email_opted_out_at is None and user.email.lower() not in suppressed
-        for user in User.objects.all()
-    }
-
-
-def flags() -> dict[str, bool]:
-    return dict(User.objects.values_list("email", "reachable"))
-
-
-def reachable(user: User) -> bool:
-    return User.objects.values_list("reachable", flat=True).get(pk=user.pk)
 
 
 def test_a_new_user_is_reachable_once_verified_and_the_instance_knows_it():
@@ -188,66 +167,3 @@ def test_the_flag_never_drifts_from_the_rule_through_a_random_run_of_writes():
         write(rng.choice(users))
         assert flags() == by_rule(), f"step {step}: {write.__name__}"
     assert 0 < sum(flags().values()) < len(users)
-
-
-# --- repair ----------------------------------------------------------------------------------------
-
-
-def _flip_behind_the_database(users: list[User]) -> None:
-    """Make the flag wrong the way a restored dump or a race could: with the trigger off."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The test's own writes leave deferred foreign key checks pending; ALTER TABLE waits for none.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE accounts_user DISABLE TRIGGER accounts_user_reachable_update")
-        else:
-            cursor.execute("DROP TRIGGER accounts_user_reachable_update")
-        for user in users:
-            cursor.execute("UPDATE accounts_user SET reachable = NOT reachable WHERE id = %s", [user.pk])
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE accounts_user ENABLE ALWAYS TRIGGER accounts_user_reachable_update")
-        else:
-            migration = importlib.import_module("accounts.migrations.0004_reachable")
-            cursor.execute(next(sql for sql in migration.SQLITE_FORWARD if "reachable_update" in sql))
-
-
-def test_repair_reports_and_mends_a_flag_made_wrong_behind_the_databases_back():
-    users = [UserFactory() for _ in range(3)] + [UserFactory(is_verified=False)]
-    _flip_behind_the_database([users[0], users[3]])
-    assert flags() != by_rule()
-
-    assert reachability_repair(dry_run=True).total == 2
-    assert flags() != by_rule()
-
-    report = reachability_repair()
-
-    assert (report.wrongly_reachable, report.wrongly_unreachable) == (1, 1)
-    assert flags() == by_rule()
-    assert reachability_repair().total == 0
-
-
-def test_repair_command_says_what_it_found_and_whether_it_changed_it():
-    users = [UserFactory(), UserFactory()]
-    _flip_behind_the_database(users)
-    out = io.StringIO()
-
-    call_command("repair_reachability", "--dry-run", stdout=out)
-    call_command("repair_reachability", stdout=out)
-    call_command("repair_reachability", stdout=out)
-
-    assert out.getvalue().splitlines() == [
-        "2 users disagree with the rule (0 marked reachable wrongly, 2 marked unreachable wrongly); "
-        "dry run, nothing changed.",
-        "2 users disagreed with the rule (0 marked reachable wrongly, 2 marked unreachable wrongly); mended.",
-        "Every user's flag agrees with the rule.",
-    ]
-    assert flags() == by_rule()
-
-
-def test_repair_runs_hourly_from_cron():
-    from rq import cron
-
-    import config.cron  # noqa: F401  (registers its jobs on import)
-
-    registered = {entry["func"]: entry["interval"] for entry in cron._job_data_registry}
-    assert registered[reachability_repair_job] == 3600
