@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db.models import Exists, OuterRef
+from django.db.models.functions import Lower
 
 from accounts.models import User
 from accounts.services import OptOutChange
@@ -18,7 +19,9 @@ from campaigns.models import CampaignRecipient, RecipientStatus, SubscriptionCha
 from segments.selectors import reachable_users
 
 # Left on a ledger row dropped when its batch was claimed.
-DROPPED_AT_CLAIM = "Not sent: opted out, suppressed or no longer verified after the audience was frozen."
+DROPPED_AT_CLAIM = (
+    "Not sent: opted out, suppressed, no longer verified or at another address after the audience was frozen."
+)
 
 
 def opt_out_record(change: OptOutChange) -> None:
@@ -38,12 +41,22 @@ def opt_out_record(change: OptOutChange) -> None:
         ).update(unsubscribed_at=change.at)
 
 
+def ledger_row_reachable() -> Exists:
+    """A condition on ledger rows: the row's person may still be emailed at the address the row
+    froze, as `reachable_users` would freeze them now. The address matters because the rule is
+    about one: a person who moved to another address since is judged at the new one, and the
+    frozen address may meanwhile be suppressed (it bounced for its next owner) or no longer
+    theirs; such a row is dropped rather than sent there. Case alone is no move."""
+    frozen_address = Lower(OuterRef("email"))
+    person = User.objects.filter(pk=OuterRef("user_id")).alias(address=Lower("email")).filter(address=frozen_address)
+    return Exists(reachable_users(person))
+
+
 def ledger_drop_unreachable(*, ids: Sequence[int]) -> list[int]:
-    """Of the PENDING ledger rows `ids`, cancel those whose person may no longer be emailed and
-    return the others in id order. Called as a batch is claimed, so an opt-out or a suppression
-    stops mail even to a campaign already sending; `reachable_users` decides, as at the freeze.
-    """
-    still_reachable = reachable_users(User.objects.filter(pk=OuterRef("user_id")))
+    """Of the PENDING ledger rows `ids`, cancel those whose person may no longer be emailed at
+    the row's address (`ledger_row_reachable`) and return the others in id order. Called as a
+    batch is claimed, so an opt-out or a suppression stops mail even to a campaign already
+    sending."""
     rows = CampaignRecipient.objects.filter(id__in=ids, status=RecipientStatus.PENDING)
-    rows.exclude(Exists(still_reachable)).update(status=RecipientStatus.CANCELLED, last_error=DROPPED_AT_CLAIM)
+    rows.exclude(ledger_row_reachable()).update(status=RecipientStatus.CANCELLED, last_error=DROPPED_AT_CLAIM)
     return list(rows.order_by("id").values_list("id", flat=True))

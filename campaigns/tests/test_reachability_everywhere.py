@@ -123,3 +123,29 @@ def test_count_snapshot_claims_sends_and_brevo_list_take_the_same_people_whateve
 
     # And the list, synced now, holds the people who were sent the campaign, no one else.
     assert sync_list(segment, fast_brevo) == sent
+
+
+def test_an_address_changed_after_the_freeze_is_not_emailed_on_the_persons_standing(
+    fast_brevo, settings, admin_user, run_jobs, drain
+):
+    """The rule is about an address: a ledger row is sent only while its person may be emailed
+    at the address it froze, as a snapshot taken at claim time would freeze them."""
+    settings.CAMPAIGN_BATCH_SIZE = 2
+    moved, recased, stayed = (UserFactory(email=f"reader{number}@example.com") for number in range(3))
+    campaign = CampaignFactory(created_by=admin_user)
+    campaign_send(campaign=campaign, by=admin_user)
+    assert run_jobs(max_jobs=1) == 1  # the freeze
+    frozen = CampaignRecipient.objects.filter(campaign=campaign)
+    assert emails(frozen) == emails([admin_user, moved, recased, stayed])
+
+    # The person moves to a new address, and the old one, no longer theirs, bounces elsewhere.
+    moved.email = "new-address@example.com"
+    moved.save(update_fields=["email"])
+    suppression_add(email="reader0@example.com", reason=SuppressionReason.HARD_BOUNCE, source="brevo:hard_bounce")
+    recased.email = "Reader1@Example.com"
+    recased.save(update_fields=["email"])
+    drain()
+
+    assert {email.lower() for email in fast_brevo.accepted_emails()} == emails([admin_user, recased, stayed])
+    assert frozen.get(user=moved).status == RecipientStatus.CANCELLED
+    assert frozen.get(user=moved).last_error == DROPPED_AT_CLAIM

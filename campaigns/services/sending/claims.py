@@ -10,17 +10,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from accounts.models import User
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, CampaignVariant, RecipientStatus
 from campaigns.services.sending.ledger import ROW_FIELDS, LedgerRow, batch_rows, ledger_split_by_variant
 from campaigns.services.sending.pace import pace_allow, pace_spend
-from campaigns.services.unsubscribe import DROPPED_AT_CLAIM, ledger_drop_unreachable
+from campaigns.services.unsubscribe import DROPPED_AT_CLAIM, ledger_drop_unreachable, ledger_row_reachable
 from core import clock
-from segments.selectors import reachable_users
 
 
 @dataclass
@@ -147,13 +145,13 @@ def _claim_window_postgresql(
     person with `reachable_users`, cancel the unreachable rows and claim the others, returning
     the claimed rows. Four round trips and three 1,000-id parameter lists fewer per batch."""
     table = connection.ops.quote_name(CampaignRecipient._meta.db_table)
-    # The reachability rule is the selectors' own, compiled by the ORM (as ledger_drop_unreachable
-    # applies it), so the claim cannot drift from the audience's definition.
+    # The reachability rule is the selectors' own, compiled by the ORM (`ledger_row_reachable`, as
+    # ledger_drop_unreachable applies it), so the claim cannot drift from the audience's definition.
     # Exists as a filter (a semi-join probing the users' primary key per row), not as a selected
     # column: PostgreSQL would hash every reachable user to answer that one.
     reachable = (
         CampaignRecipient.objects.filter(id__in=RawSQL("SELECT id FROM claim_window", ()))
-        .filter(Exists(reachable_users(User.objects.filter(pk=OuterRef("user_id")))))
+        .filter(ledger_row_reachable())
         .order_by()
         .values_list("id")
     )
