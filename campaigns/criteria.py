@@ -20,6 +20,7 @@ from campaigns.engagement import (
     engagement_filter,
 )
 from campaigns.pickers import SentCampaignsField
+from core.serializers import id_field
 from segments.criteria_providers import CriterionField
 
 HELP = {
@@ -37,9 +38,7 @@ HELP = {
 
 def _campaigns_field(name: str) -> CriterionField:
     def api_field(**kwargs: Any) -> serializers.Field:
-        return serializers.ListField(
-            child=serializers.IntegerField(min_value=1), help_text=f"Campaign ids. {HELP[name]}", **kwargs
-        )
+        return serializers.ListField(child=id_field(), help_text=f"Campaign ids. {HELP[name]}", **kwargs)
 
     def form_field() -> forms.Field:
         return SentCampaignsField(
@@ -51,7 +50,9 @@ def _campaigns_field(name: str) -> CriterionField:
 
 def _days_field(name: str) -> CriterionField:
     def api_field(**kwargs: Any) -> serializers.Field:
-        return serializers.IntegerField(allow_null=True, help_text=HELP[name], **kwargs)
+        return serializers.IntegerField(
+            allow_null=True, min_value=1, max_value=MAX_DAYS, help_text=HELP[name], **kwargs
+        )
 
     def form_field() -> forms.Field:
         return forms.IntegerField(required=False, help_text=HELP[name])

@@ -6,7 +6,7 @@ harmless: the jobs re-read the database and act only on what is still due.
 
 from rq import cron
 
-from accounts.jobs import reachability_repair_job
+from accounts.jobs import expired_tokens_flush_job, reachability_repair_job
 from campaigns.jobs import (
     campaign_reports_refresh_due,
     campaigns_decide_due,
@@ -46,3 +46,7 @@ cron.register(size_snapshots_job, "default", interval=3600)
 # Users whose `reachable` flag disagrees with the rule (two writes of one address racing each
 # other's triggers, a restored dump): mended. Two passes over users, about two seconds at a million.
 cron.register(reachability_repair_job, "default", interval=3600)
+
+# Refresh tokens past their expiry (and their blacklist rows), kept only to refuse reuse until
+# then: simplejwt's flushexpiredtokens, daily.
+cron.register(expired_tokens_flush_job, "default", interval=86400)

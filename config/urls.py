@@ -30,3 +30,5 @@ urlpatterns = [
     path("anymail/brevo/tracking/", BrevoTrackingWebhook.as_view(), name="brevo_tracking_webhook"),
     path("", include("campaigns.urls")),
 ]
+
+handler404 = "config.api.not_found"

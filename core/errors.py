@@ -14,11 +14,20 @@ class DomainError(Exception):
     status_code: int = HTTPStatus.BAD_REQUEST
     code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.extra = extra or {}
+        if code is not None:
+            self.code = code
 
     def as_payload(self) -> dict[str, Any]:
         if self.field:
@@ -31,7 +40,8 @@ class InvalidInputError(DomainError):
 
 
 class StateConflictError(DomainError):
-    """The object is in a state that forbids the action (409)."""
+    """The object is in a state that forbids the action (409). `code` says which state:
+    `state_conflict` by default, or a more precise one such as `brevo_not_configured`."""
 
     status_code: int = HTTPStatus.CONFLICT
     code = "state_conflict"

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, InvalidInputError, UpstreamError
+from core.errors import DomainError, InvalidInputError, StateConflictError, UpstreamError
 from segments import services
 from segments.criteria_providers import criteria_providers
 from segments.dependents import segment_dependents
@@ -152,8 +152,8 @@ class SegmentAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except UpstreamError as error:
-            # Brevo refused or was down while creating or renaming the list: nothing was saved.
+        except (UpstreamError, StateConflictError) as error:
+            # Brevo refused, was down or is not configured while renaming the list: nothing was saved.
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 

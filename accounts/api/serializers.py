@@ -8,10 +8,12 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer as _TokenObtainPairSerializer
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer as _TokenRefreshSerializer
 
 from accounts.models import Role, User
 from accounts.roles import user_actions
+from core.serializers import StrictFieldsMixin
 
 
 class TokenPairSerializer(serializers.Serializer[Any]):
@@ -19,7 +21,11 @@ class TokenPairSerializer(serializers.Serializer[Any]):
     refresh = serializers.CharField(help_text="Trade at `token/refresh/` for a new pair; each works once.")
 
 
-class TokenRefreshSerializer(_TokenRefreshSerializer):
+class TokenObtainSerializer(StrictFieldsMixin, _TokenObtainPairSerializer):
+    """simplejwt's login, refusing unknown fields like every other input."""
+
+
+class TokenRefreshSerializer(StrictFieldsMixin, _TokenRefreshSerializer):
     """simplejwt's refresh, answering 401 (not a server error) when the token's user is gone."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
@@ -29,7 +35,7 @@ class TokenRefreshSerializer(_TokenRefreshSerializer):
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account") from None
 
 
-class LogoutSerializer(serializers.Serializer[Any]):
+class LogoutSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     refresh = serializers.CharField(help_text="The refresh token to revoke.")
 
 

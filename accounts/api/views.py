@@ -16,9 +16,16 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.permissions import IsBackoffice
-from accounts.api.serializers import LogoutSerializer, MeSerializer, TokenPairSerializer, TokenRefreshSerializer
+from accounts.api.serializers import (
+    LogoutSerializer,
+    MeSerializer,
+    TokenObtainSerializer,
+    TokenPairSerializer,
+    TokenRefreshSerializer,
+)
 from accounts.api.throttling import LoginAddressThrottle, LoginIPThrottle
 from accounts.models import User
+from core.openapi import BAD_CREDENTIALS
 
 
 class LockedOut(Throttled):
@@ -27,11 +34,14 @@ class LockedOut(Throttled):
 
 
 class TokenObtainView(jwt_views.TokenObtainPairView):
+    serializer_class = TokenObtainSerializer
     throttle_classes = (LoginIPThrottle, LoginAddressThrottle)
 
     @extend_schema(
         summary="Log in: trade an email and password for an access and a refresh token",
-        responses={200: TokenPairSerializer},
+        description="Wrong credentials are a 401 (`no_active_account`); repeated failures for an address "
+        "or from a network lock it out for a while: 429 `locked_out` with `Retry-After`.",
+        responses={200: TokenPairSerializer, 401: BAD_CREDENTIALS},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -53,7 +63,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
 
     @extend_schema(
         summary="Trade a refresh token for a new pair (the old refresh token stops working)",
-        responses={200: TokenPairSerializer},
+        responses={200: TokenPairSerializer, 401: BAD_CREDENTIALS},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
@@ -70,7 +80,7 @@ class LogoutView(generics.GenericAPIView[Any]):
         # A refused token is a 401 with a challenge, as on the token endpoints.
         return 'Bearer realm="api"'
 
-    @extend_schema(summary="Log out: revoke a refresh token", responses={204: None})
+    @extend_schema(summary="Log out: revoke a refresh token", responses={204: None, 401: BAD_CREDENTIALS})
     def post(self, request: Request) -> Response:
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -14,11 +14,12 @@ from rest_framework.serializers import BaseSerializer
 from accounts.api.permissions import CanManageLayouts
 from campaigns.models import Layout
 from campaigns.services.layouts import EDITABLE_LAYOUT_FIELDS, layout_create, layout_delete, layout_update
-from core.openapi import UNAUTHENTICATED, error_response
+from core.openapi import conflict
 from core.pagination import ListPagination
+from core.serializers import StrictFieldsMixin
 
 
-class LayoutInputSerializer(serializers.ModelSerializer[Layout]):
+class LayoutInputSerializer(StrictFieldsMixin, serializers.ModelSerializer[Layout]):
     """What staff write: HTML with one {{ content }} slot, or MJML compiled to it. The services
     check the slot, placeholders, CSS and the name."""
 
@@ -51,35 +52,29 @@ class LayoutSerializer(serializers.ModelSerializer[Layout]):
         read_only_fields = fields
 
 
-_FIELD_ERRORS = error_response("Invalid input: `{field: [message, ...]}` naming the bad field (slot, MJML, CSS, name).")
-_ACCESS = {401: UNAUTHENTICATED, 403: error_response("Only the ADMIN role manages layouts.")}
-_ONE = {404: error_response("No such layout."), **_ACCESS}
-
-
 @extend_schema_view(
-    list=extend_schema(summary="List layouts", responses={200: LayoutSerializer(many=True), **_ACCESS}),
-    retrieve=extend_schema(summary="One layout", responses={200: LayoutSerializer, **_ONE}),
+    list=extend_schema(summary="List layouts", responses={200: LayoutSerializer(many=True)}),
+    retrieve=extend_schema(summary="One layout", responses={200: LayoutSerializer}),
     create=extend_schema(
         summary="Create a layout (HTML or MJML)",
         request=LayoutInputSerializer,
-        responses={201: LayoutSerializer, 400: _FIELD_ERRORS, **_ACCESS},
+        responses={201: LayoutSerializer},
     ),
     update=extend_schema(
         summary="Replace a layout (sent campaigns keep the HTML they sent)",
         request=LayoutInputSerializer,
-        responses={200: LayoutSerializer, 400: _FIELD_ERRORS, **_ONE},
+        responses={200: LayoutSerializer},
     ),
     partial_update=extend_schema(
         summary="Edit a layout (sent campaigns keep the HTML they sent)",
         request=LayoutInputSerializer,
-        responses={200: LayoutSerializer, 400: _FIELD_ERRORS, **_ONE},
+        responses={200: LayoutSerializer},
     ),
     destroy=extend_schema(
         summary="Delete a layout (drafts using it lose it)",
         responses={
             204: None,
-            409: error_response("A campaign that left draft uses it: `{detail, code: state_conflict, campaigns}`."),
-            **_ONE,
+            409: conflict("`state_conflict`: a campaign that left draft uses it (`campaigns` lists their ids)."),
         },
     ),
 )

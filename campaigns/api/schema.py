@@ -1,10 +1,10 @@
-"""The error answers every campaign endpoint shares, as the API schema documents them."""
+"""The error answers campaign endpoints share beyond those the schema class infers
+(400, 401, 403, 404, 405, 406, 415, 429, 500): the 409 of a transition."""
 
 from __future__ import annotations
 
-from core.openapi import UNAUTHENTICATED, error_response
+from core.openapi import conflict
 
-NOT_FOUND = error_response("No such campaign.")
-ACCESS = {401: UNAUTHENTICATED, 403: error_response("Only the ADMIN role manages campaigns.")}
-# The answers of an endpoint on one campaign.
-ONE = {404: NOT_FOUND, **ACCESS}
+TRANSITION_CONFLICT = conflict(
+    "`state_conflict`: the campaign's status forbids this; `status` names the status it is in."
+)

@@ -15,10 +15,11 @@ from campaigns.selectors import campaign_rates
 from campaigns.services.lifecycle import EDITABLE_FIELDS
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
 from campaigns.services.variants import campaign_variants_values
+from core.serializers import OptionalEmailField, StrictFieldsMixin
 from segments.models import Segment
 
 
-class VariantInputSerializer(serializers.Serializer[Any]):
+class VariantInputSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     """One A/B variant: what it leaves empty comes from the campaign."""
 
     label = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.label
@@ -31,10 +32,12 @@ class VariantInputSerializer(serializers.Serializer[Any]):
     body_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
-class CampaignInputSerializer(serializers.ModelSerializer[Campaign]):
+class CampaignInputSerializer(StrictFieldsMixin, serializers.ModelSerializer[Campaign]):
     """What staff write. Placeholders and the audience preset are checked by the services."""
 
     segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects.all(), required=False, allow_null=True)
+    from_email = OptionalEmailField(required=False, help_text="Defaults to DEFAULT_FROM_EMAIL.")
+    reply_to = OptionalEmailField(required=False)
     variants = VariantInputSerializer(
         many=True,
         required=False,
@@ -71,8 +74,10 @@ class CampaignInputSerializer(serializers.ModelSerializer[Campaign]):
 class CampaignSerializer(serializers.ModelSerializer[Campaign]):
     """A campaign as listed: content, audience, status, progress and dates."""
 
-    segment_name = serializers.CharField(source="segment.name", read_only=True, default=None)
-    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    segment_name = serializers.CharField(source="segment.name", read_only=True, default=None, allow_null=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None, allow_null=True)
+    from_email = OptionalEmailField(read_only=True)
+    reply_to = OptionalEmailField(read_only=True)
 
     class Meta:
         model = Campaign
@@ -193,7 +198,7 @@ class CampaignDetailSerializer(CampaignSerializer):
         return list(self.context["links"])
 
 
-class CampaignDuplicateSerializer(serializers.Serializer[Any]):
+class CampaignDuplicateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     subject = serializers.CharField(
         required=False,
         max_length=Campaign._meta.get_field("subject").max_length,
@@ -217,13 +222,13 @@ class CampaignDuplicateResultSerializer(CampaignDetailSerializer):
         return list(self.context["notices"])
 
 
-class CampaignSendSerializer(serializers.Serializer[Any]):
+class CampaignSendSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     scheduled_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Send at this time (ISO 8601, in the future); omit to send now."
     )
 
 
-class CampaignFollowUpSerializer(serializers.Serializer[Any]):
+class CampaignFollowUpSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     audience = serializers.ChoiceField(
         choices=[(name, label) for name, (_, label) in FOLLOW_UP_AUDIENCES.items()],
         help_text="Who the follow-up reaches among the campaign's recipients (human opens only; a click is an open).",
@@ -233,7 +238,7 @@ class CampaignFollowUpSerializer(serializers.Serializer[Any]):
     )
 
 
-class CampaignTestSendSerializer(serializers.Serializer[Any]):
+class CampaignTestSendSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     emails = serializers.ListField(
         child=serializers.EmailField(), min_length=1, max_length=MAX_TEST_RECIPIENTS, help_text="Up to 10 addresses."
     )
@@ -242,7 +247,7 @@ class CampaignTestSendSerializer(serializers.Serializer[Any]):
     )
 
 
-class CampaignPickWinnerSerializer(serializers.Serializer[Any]):
+class CampaignPickWinnerSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     variant = serializers.CharField(help_text="The variant to send the remainder (A-D).")
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import CanManageCampaigns
-from campaigns.api.schema import ONE
 from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
 from campaigns.models import Campaign
 from campaigns.reporting.timeline import (
@@ -26,7 +25,7 @@ from campaigns.reporting.timeline import (
 )
 from campaigns.services.reports import campaign_report_current
 from core.errors import StateConflictError
-from core.openapi import error_response
+from core.openapi import conflict
 
 
 class TimelineBucketSerializer(serializers.Serializer[dict[str, Any]]):
@@ -76,7 +75,11 @@ class CampaignTimelineSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class TimelineQuerySerializer(serializers.Serializer[dict[str, Any]]):
-    bucket = serializers.ChoiceField(choices=BUCKETS, required=False)
+    bucket = serializers.ChoiceField(
+        choices=BUCKETS,
+        required=False,
+        help_text="`hour` or `day`; default `hour` during the first 72 hours of sending, `day` after.",
+    )
 
 
 class CampaignTimelineView(APIView):
@@ -91,21 +94,10 @@ class CampaignTimelineView(APIView):
             "recipient domains and the rest; the most clicked links. Read from the campaign's "
             "stored report, recomputed from the ledger when stale (see `computed_at`)."
         ),
-        parameters=[
-            OpenApiParameter(
-                "bucket",
-                str,
-                enum=list(BUCKETS),
-                description="`hour` or `day`; default `hour` during the first 72 hours of sending, `day` after.",
-            )
-        ],
+        parameters=[TimelineQuerySerializer],
         responses={
             200: CampaignTimelineSerializer,
-            400: error_response("Invalid `bucket`: `{bucket: [message]}`."),
-            409: error_response(
-                "The campaign has not started sending, so it has no results: `{detail, code, status}`."
-            ),
-            **ONE,
+            409: conflict("`state_conflict`: the campaign has not started sending, so it has no results (`status`)."),
         },
         tags=["campaigns"],
     )

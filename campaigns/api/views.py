@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -18,7 +17,7 @@ from accounts.api.permissions import CanManageCampaigns
 from accounts.models import User
 from campaigns import selectors, services
 from campaigns.api.filters import CampaignFilter, RecipientFilter
-from campaigns.api.schema import ACCESS, ONE
+from campaigns.api.schema import TRANSITION_CONFLICT
 from campaigns.api.serializers import (
     CampaignAudienceSerializer,
     CampaignDetailSerializer,
@@ -36,58 +35,36 @@ from campaigns.api.serializers import (
     CampaignTestSendSerializer,
 )
 from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
-from core.openapi import FIELD_ERRORS, error_response
-from core.pagination import ListPagination
+from core.openapi import brevo_errors, conflict
+from core.pagination import KeysetPagination, ListPagination
 
-
-class RecipientPagination(CursorPagination):
-    """Keyset pages in ledger order: a million rows cost what the first page does (no COUNT)."""
-
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-    ordering = "id"
-
-
-_CONFLICT = error_response(
-    "The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status."
-)
-_UPSTREAM = error_response("Brevo refused (502) or could not be reached (503): `{detail, code}`.")
-_BREVO = {
-    502: error_response("Brevo refused to create the segment's list: nothing saved."),
-    503: error_response("Brevo could not be reached to create the segment's list: nothing saved."),
-}
+_CONFLICT = TRANSITION_CONFLICT
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True), **ACCESS}),
-    retrieve=extend_schema(
-        summary="One campaign with its ledger counts", responses={200: CampaignDetailSerializer, **ONE}
-    ),
+    list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True)}),
+    retrieve=extend_schema(summary="One campaign with its ledger counts", responses={200: CampaignDetailSerializer}),
     create=extend_schema(
-        summary="Create a draft",
-        request=CampaignInputSerializer,
-        responses={201: CampaignDetailSerializer, 400: FIELD_ERRORS, **ACCESS},
+        summary="Create a draft", request=CampaignInputSerializer, responses={201: CampaignDetailSerializer}
     ),
     update=extend_schema(
         summary="Replace a draft",
         request=CampaignInputSerializer,
-        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     ),
     partial_update=extend_schema(
         summary="Edit a draft",
         request=CampaignInputSerializer,
-        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     ),
     destroy=extend_schema(
         summary="Delete a draft",
         responses={
             204: None,
-            409: error_response(
-                "Not a draft (`status` names it), or segments' engagement criteria name the campaign "
-                "(`segments` lists their ids): `{detail, code: state_conflict, ...}`."
+            409: conflict(
+                "`state_conflict`: not a draft (`status` names it), or segments' engagement criteria name "
+                "the campaign (`segments` lists their ids)."
             ),
-            **ONE,
         },
     ),
 )
@@ -159,9 +136,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         responses={
             200: CampaignDetailSerializer,
             202: CampaignDetailSerializer,
-            400: FIELD_ERRORS,
             409: _CONFLICT,
-            **ONE,
         },
     )
     @action(detail=True, methods=["post"])
@@ -178,7 +153,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         summary="Copy into a new draft from any status (content, layout, sender, audience; never schedule, "
         "recipients or results)",
         request=CampaignDuplicateSerializer,
-        responses={201: CampaignDuplicateResultSerializer, 400: FIELD_ERRORS, **ONE},
+        responses={201: CampaignDuplicateResultSerializer},
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
@@ -202,7 +177,11 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         "(the engagement criterion naming this campaign, with its preset and its segment's criteria) and "
         "a DRAFT copying its content and sender, aimed at that segment. Answers 201 with the draft.",
         request=CampaignFollowUpSerializer,
-        responses={201: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE, **_BREVO},
+        responses={
+            201: CampaignDetailSerializer,
+            409: _CONFLICT,
+            **brevo_errors("create the follow-up segment's list (nothing saved)"),
+        },
     )
     @action(detail=True, methods=["post"], url_path="follow-up")
     def follow_up(self, request: Request, pk: str | None = None) -> Response:
@@ -219,7 +198,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Back to draft (SCHEDULED only)",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def unschedule(self, request: Request, pk: str | None = None) -> Response:
@@ -228,7 +207,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Pause sending (SENDING only)",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
@@ -237,7 +216,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Resume sending (PAUSED only)",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
@@ -246,7 +225,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Cancel (SENDING or PAUSED): pending recipients are not sent",
         request=None,
-        responses={200: CampaignDetailSerializer, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
@@ -255,7 +234,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Pick the A/B winner now (WAITING_FOR_WINNER only): the remainder is sent this variant",
         request=CampaignPickWinnerSerializer,
-        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 409: _CONFLICT, **ONE},
+        responses={200: CampaignDetailSerializer, 409: _CONFLICT},
     )
     @action(detail=True, methods=["post"], url_path="pick-winner")
     def pick_winner(self, request: Request, pk: str | None = None) -> Response:
@@ -271,7 +250,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Send a test to up to 10 addresses now (subject marked [TEST], not in the ledger)",
         request=CampaignTestSendSerializer,
-        responses={200: CampaignTestSendResultSerializer, 400: FIELD_ERRORS, 502: _UPSTREAM, 503: _UPSTREAM, **ONE},
+        responses={200: CampaignTestSendResultSerializer, **brevo_errors("send the test")},
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
@@ -288,7 +267,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
     @extend_schema(
         summary="Subject, HTML and text as a user would get them",
         parameters=[CampaignPreviewQuerySerializer],
-        responses={200: CampaignPreviewSerializer, 400: FIELD_ERRORS, **ONE},
+        responses={200: CampaignPreviewSerializer},
     )
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str | None = None) -> Response:
@@ -299,9 +278,7 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
         rendered = selectors.campaign_preview(campaign=campaign, user=query.validated_data.get("user"), variant=variant)
         return Response({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
 
-    @extend_schema(
-        summary="How many users the campaign would reach now", responses={200: CampaignAudienceSerializer, **ONE}
-    )
+    @extend_schema(summary="How many users the campaign would reach now", responses={200: CampaignAudienceSerializer})
     @action(detail=True, methods=["get"])
     def audience(self, request: Request, pk: str | None = None) -> Response:
         campaign = self.get_object()
@@ -309,20 +286,17 @@ class CampaignViewSet(viewsets.ModelViewSet[Campaign]):
 
     @extend_schema(
         summary="The recipients ledger, in id order (cursor pages)",
-        parameters=[
-            OpenApiParameter("status", str, enum=RecipientStatus.values, description="Only this status."),
-            OpenApiParameter("cursor", str, description="The `next` / `previous` link's cursor."),
-        ],
-        responses={200: CampaignRecipientSerializer(many=True), 400: FIELD_ERRORS, **ONE},
+        parameters=[OpenApiParameter("status", str, enum=RecipientStatus.values, description="Only this status.")],
+        responses={200: CampaignRecipientSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=KeysetPagination, filter_backends=[])
     def recipients(self, request: Request, pk: str | None = None) -> Response:
         campaign = self.get_object()
         filters = RecipientFilter(request.query_params, queryset=selectors.campaign_recipients(campaign=campaign))
         if not filters.is_valid():
             raise ValidationError(filters.errors)
         rows: QuerySet[CampaignRecipient] = filters.qs
-        paginator = RecipientPagination()
+        paginator = KeysetPagination()
         # No view: the campaign list's ordering filter must not apply to ledger rows.
         page = paginator.paginate_queryset(rows, request, view=None)
         return paginator.get_paginated_response(CampaignRecipientSerializer(page, many=True).data)

@@ -16,6 +16,7 @@ from campaigns.models import Campaign, CampaignStatus, Layout
 from campaigns.services import campaign_send_batch, campaign_send_test, campaign_start
 from campaigns.services.layouts import layout_create, layout_update
 from campaigns.tests.factories import CampaignFactory
+from core.testing import error_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +157,7 @@ def test_bad_layouts_are_refused_naming_the_field(admin_client_api, payload, fie
     response = admin_client_api.post(LAYOUTS, {"name": "Broken", **payload})
 
     assert response.status_code == 400
-    assert message in response.json()[field][0]
+    assert message in error_fields(response)[field][0]
 
 
 def test_names_are_unique_ignoring_case(admin_client_api):
@@ -165,7 +166,7 @@ def test_names_are_unique_ignoring_case(admin_client_api):
     response = admin_client_api.post(LAYOUTS, {"name": "gazette", "html": FRAME})
 
     assert response.status_code == 400
-    assert response.json()["name"] == ["A layout named “gazette” exists already."]
+    assert error_fields(response)["name"] == ["A layout named “gazette” exists already."]
 
 
 def test_the_default_layout_frames_new_drafts_and_one_default_at_a_time(admin_client_api):

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "drf_standardized_errors",
     "django_rq",
     "anymail",
     "accounts",
@@ -247,8 +248,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.ListPagination",
     "PAGE_SIZE": 50,
+    # JSON in; anything else is a 415 the schema lists. (The admin posts its own forms, not here.)
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -265,9 +268,22 @@ REST_FRAMEWORK = {
         "login_address": LOGIN_RATE,
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
+    # Every 4xx and 5xx in one format (config.api): drf-standardized-errors' handler, with the
+    # project's domain errors mapped into it by the classes below.
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "config.api.ExceptionHandler",
+    "EXCEPTION_FORMATTER_CLASS": "config.api.ExceptionFormatter",
+    # Validation errors are documented with one schema: an `attr` may name any field sent,
+    # unknown ones included, which a per-operation enumeration of fields would refuse.
+    "ERROR_SCHEMAS": {
+        "400": "core.openapi.BadRequestErrorResponseSerializer",
+        "401": "core.openapi.UnauthenticatedErrorResponseSerializer",
+        "429": "core.openapi.ThrottledErrorResponseSerializer",
+    },
 }
 # Refresh tokens rotate: each refresh answers a new one and blacklists the old, so a stolen
 # refresh token works once at most; logout blacklists the current one.
@@ -313,8 +329,24 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # drf-standardized-errors' copy of the enum hook keeps its error components apart; then the
+    # project's: request bodies refuse unknown fields, 429s carry Retry-After.
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "core.openapi.postprocess_contract",
+    ],
     # Several models have a `status` and two fields use the audience presets: one name each.
     "ENUM_NAME_OVERRIDES": {
+        # drf-standardized-errors' error types and codes, one component each.
+        "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
+        "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
+        "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
+        "ErrorCode403Enum": "drf_standardized_errors.openapi_serializers.ErrorCode403Enum.choices",
+        "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
+        "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
+        "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
+        "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
+        "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "RecipientStatusEnum": "campaigns.models.RecipientStatus",
         "MembershipEnum": "segments.models.Membership",

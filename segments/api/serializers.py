@@ -9,6 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Gender, User
+from core.openapi import ConflictErrorResponseSerializer
+from core.serializers import StrictFieldsMixin, id_field
 from segments.criteria_providers import provided_fields
 from segments.models import EXPORT_REPORT_FIELDS, Membership, Segment, SegmentExport
 from segments.selectors import Criteria
@@ -33,7 +35,7 @@ class UserSummarySerializer(serializers.ModelSerializer[User]):
         fields = ("id", "email", "name")
 
 
-class CriteriaSerializer(serializers.Serializer[Criteria]):
+class CriteriaSerializer(StrictFieldsMixin, serializers.Serializer[Criteria]):
     """Segment rules. All optional; criteria combine with AND, values within one with OR.
 
     Types are checked here; existence, roles and the at-least-one rule are checked by
@@ -42,17 +44,15 @@ class CriteriaSerializer(serializers.Serializer[Criteria]):
     """
 
     gender = serializers.ChoiceField(choices=Gender.choices, allow_blank=True, required=False)
-    properties = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    properties = serializers.ListField(child=id_field(), required=False)
     countries = serializers.ListField(
         child=serializers.CharField(max_length=2, min_length=2), required=False, help_text="ISO 3166-1 alpha-2."
     )
     states = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     traffic_sources = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
-    agents = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, help_text="Ids of users with role AGENT."
-    )
+    agents = serializers.ListField(child=id_field(), required=False, help_text="Ids of users with role AGENT.")
     partners = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=id_field(),
         required=False,
         help_text="Ids of users with role PARTNER and an active partnership.",
     )
@@ -95,7 +95,7 @@ class SegmentExportSerializer(serializers.ModelSerializer[SegmentExport]):
         read_only_fields = fields
 
 
-class SegmentSyncInputSerializer(serializers.Serializer[Any]):
+class SegmentSyncInputSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     full = serializers.BooleanField(
         default=False,
         help_text="Re-import every member, not only those new or changed since the last sync "
@@ -103,12 +103,11 @@ class SegmentSyncInputSerializer(serializers.Serializer[Any]):
     )
 
 
-class SegmentSyncConflictSerializer(serializers.Serializer[Any]):
-    """409: a sync of this segment is already pending or running; `export` is that sync."""
+class SegmentSyncConflictSerializer(ConflictErrorResponseSerializer):
+    """409: a sync of this segment is already pending or running (`export` is that sync), or
+    Brevo is not configured."""
 
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    export = SegmentExportSerializer()
+    export = SegmentExportSerializer(required=False, help_text="The sync pending or running.")
 
 
 @extend_schema_field(SegmentExportSerializer(allow_null=True))

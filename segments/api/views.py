@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,7 +14,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from accounts.api.permissions import CanManageSegments
 from core.errors import InvalidInputError
-from core.openapi import FIELD_ERRORS, UNAUTHENTICATED, error_response
+from core.openapi import brevo_errors, conflict
 from core.pagination import ListPagination
 from segments import services
 from segments.api.filters import SegmentFilter
@@ -40,13 +40,10 @@ from segments.selectors import (
     segment_stats,
 )
 
-_NOT_FOUND = error_response("No such segment.")
-_ACCESS = {401: UNAUTHENTICATED, 403: error_response("Only ADMIN and MANAGER roles may do this.")}
+# A segment mirrored to a Brevo list has the list renamed or deleted with it, while the client waits.
 _BREVO = {
-    502: error_response(
-        "Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved."
-    ),
-    503: error_response("Brevo could not be reached (or is not configured, for a sync); nothing saved."),
+    **brevo_errors("change the segment's Brevo list (nothing saved)"),
+    409: conflict("`brevo_not_configured`: the segment has a Brevo list but Brevo is not configured."),
 }
 _PAGE_PARAMETER = OpenApiParameter(
     "page",
@@ -56,11 +53,8 @@ _PAGE_PARAMETER = OpenApiParameter(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List segments", responses={200: SegmentSerializer(many=True), **_ACCESS}),
-    retrieve=extend_schema(
-        summary="One segment, with its creator and last export",
-        responses={200: SegmentSerializer, 404: _NOT_FOUND, **_ACCESS},
-    ),
+    list=extend_schema(summary="List segments", responses={200: SegmentSerializer(many=True)}),
+    retrieve=extend_schema(summary="One segment, with its creator and last export", responses={200: SegmentSerializer}),
 )
 class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     permission_classes = (CanManageSegments,)
@@ -83,7 +77,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Create a segment",
         request=SegmentInputSerializer,
-        responses={201: SegmentSerializer, 400: FIELD_ERRORS, **_ACCESS, **_BREVO},
+        responses={201: SegmentSerializer, **brevo_errors("create the segment's Brevo list (nothing saved)")},
     )
     def create(self, request: Request) -> Response:
         serializer = SegmentInputSerializer(data=request.data)
@@ -99,7 +93,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Replace a segment (criteria not sent are cleared)",
         request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
+        responses={200: SegmentSerializer, **_BREVO},
     )
     def update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=False)
@@ -107,7 +101,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
     @extend_schema(
         summary="Change some of a segment's fields (criteria not sent are kept)",
         request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS, **_BREVO},
+        responses={200: SegmentSerializer, **_BREVO},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=True)
@@ -133,12 +127,11 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         summary="Delete a segment",
         responses={
             204: None,
-            404: _NOT_FOUND,
-            409: error_response(
-                "A draft, scheduled, sending or paused campaign uses the segment; `campaigns` lists their ids."
-            ),
-            **_ACCESS,
             **_BREVO,
+            409: conflict(
+                "`state_conflict`: a draft, scheduled, sending or paused campaign uses the segment (`campaigns` "
+                "lists their ids); `brevo_not_configured`: the segment has a Brevo list but Brevo is not configured."
+            ),
         },
     )
     def destroy(self, request: Request, pk: str | None = None) -> Response:
@@ -170,7 +163,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         description="Pages are keyset pages in user id order, so every page, the last included, costs "
         "the same. Counts are recounted when the first page is opened; later pages reuse those counts.",
         parameters=[_PAGE_PARAMETER],
-        responses={200: PreviewSerializer, 400: FIELD_ERRORS, 404: _NOT_FOUND, **_ACCESS},
+        responses={200: PreviewSerializer},
     )
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str | None = None) -> Response:
@@ -185,7 +178,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         summary="Preview unsaved criteria: live counts and a page of matching users",
         request=CriteriaSerializer,
         parameters=[_PAGE_PARAMETER],
-        responses={200: PreviewSerializer, 400: FIELD_ERRORS, **_ACCESS},
+        responses={200: PreviewSerializer},
     )
     @action(detail=False, methods=["post"], url_path="preview")
     def preview_criteria(self, request: Request) -> Response:
@@ -196,7 +189,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
 
     @extend_schema(
         summary="Segment and export totals, and the last 12 months",
-        responses={200: SegmentStatsSerializer, **_ACCESS},
+        responses={200: SegmentStatsSerializer},
     )
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def stats(self, request: Request) -> Response:
@@ -204,7 +197,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
 
     @extend_schema(
         summary="A segment's export history, newest first",
-        responses={200: SegmentExportSerializer(many=True), 404: _NOT_FOUND, **_ACCESS},
+        responses={200: SegmentExportSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def exports(self, request: Request, pk: str | None = None) -> Response:
@@ -220,11 +213,11 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
         request=SegmentSyncInputSerializer,
         responses={
             202: SegmentExportSerializer,
-            400: FIELD_ERRORS,
-            404: _NOT_FOUND,
-            409: SegmentSyncConflictSerializer,
-            503: _BREVO[503],
-            **_ACCESS,
+            409: OpenApiResponse(
+                SegmentSyncConflictSerializer,
+                description="`sync_in_progress`: a sync of the segment is pending or running (`export` is it); "
+                "`brevo_not_configured`: Brevo is not configured on this server.",
+            ),
         },
     )
     @action(detail=True, methods=["post"], filter_backends=[])
@@ -238,6 +231,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet[Segment]):
                 full=serializer.validated_data["full"],
             )
         except services.SegmentSyncInProgressError as error:
-            conflict = {"detail": error.message, "code": error.code, "export": error.export}
-            return Response(SegmentSyncConflictSerializer(conflict).data, status=status.HTTP_409_CONFLICT)
+            # The client polls the sync already under way: the 409 carries it whole.
+            error.extra["export"] = SegmentExportSerializer(error.export).data
+            raise
         return Response(SegmentExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from accounts.services import PersonErasure
-from core.errors import UpstreamError
+from core.errors import StateConflictError
 from segments.models import Segment, SegmentListMember
 from segments.services.exports import SegmentSyncInProgressError, segment_sync_start
 
@@ -26,6 +26,8 @@ def person_erase_list_memberships(erasure: PersonErasure) -> None:
         except SegmentSyncInProgressError:
             # The running sync may have read its members already: the next one removes the address.
             logger.warning("segment %s: a sync is running; the next one removes an erased address", segment.pk)
-        except UpstreamError:
+        except StateConflictError as error:
+            if error.code != "brevo_not_configured":
+                raise
             # Brevo is no longer configured: nothing can be removed there; forget the copy here.
             SegmentListMember.objects.filter(segment=segment, email=erasure.email).delete()

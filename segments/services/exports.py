@@ -98,8 +98,17 @@ class SegmentSyncInProgressError(StateConflictError):
         self.export = export
 
 
-def brevo_upstream_error(error: BrevoError, *, action: str) -> UpstreamError:
-    """Brevo trouble as the API reports it: 503 when unreachable, 502 when Brevo refused."""
+def brevo_not_configured_error() -> StateConflictError:
+    """No BREVO_API_KEY: a state of this server the client can see and an operator can change
+    (409 `brevo_not_configured`), not an outage a retry would outlast."""
+    return StateConflictError(BrevoNotConfiguredError().describe(), code="brevo_not_configured")
+
+
+def brevo_upstream_error(error: BrevoError, *, action: str) -> UpstreamError | StateConflictError:
+    """Brevo trouble as the API reports it: 503 when unreachable, 502 when Brevo refused, 409
+    when it is not configured."""
+    if isinstance(error, BrevoNotConfiguredError):
+        return brevo_not_configured_error()
     status_code = 503 if error.unreachable else 502
     return UpstreamError(
         f"Could not {action}. {error.describe()}",
@@ -237,7 +246,7 @@ def segment_sync_start(*, segment: Segment, by: User | None, full: bool = False,
     member instead of only the changes. `enqueue=False` leaves running it to the caller.
     """
     if not brevo_configured():
-        raise UpstreamError(BrevoNotConfiguredError().describe(), status_code=503)
+        raise brevo_not_configured_error()
     with transaction.atomic():
         # The segment row lock serialises concurrent starts; the partial unique constraint on
         # active exports is the guarantee if anything slips past it.

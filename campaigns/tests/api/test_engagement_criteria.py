@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from accounts.tests.factories import UserFactory
 from campaigns.models import Campaign, CampaignStatus, RecipientStatus
 from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
+from core.testing import error_code, error_detail, error_fields
 from segments.models import Segment
 
 pytestmark = pytest.mark.django_db
@@ -140,8 +141,8 @@ def test_engagement_criteria_combine_with_the_engines_own(admin_client_api: APIC
         ({"opened_campaigns": [999999]}, "opened_campaigns", "No such campaigns: 999999."),
         ({"received_campaigns": ["draft"]}, "received_campaigns", "never sent"),
         ({"not_clicked_campaigns": ["scheduled"]}, "not_clicked_campaigns", "never sent"),
-        ({"engaged_within_days": 0}, "engaged_within_days", "from 1 to 3650"),
-        ({"not_engaged_within_days": 3651}, "not_engaged_within_days", "from 1 to 3650"),
+        ({"engaged_within_days": 0}, "engaged_within_days", "greater than or equal to 1"),
+        ({"not_engaged_within_days": 3651}, "not_engaged_within_days", "less than or equal to 3650"),
         ({"opened_campaigns": ["sent"], "not_opened_campaigns": ["sent"]}, "not_opened_campaigns", "never match"),
         ({"clicked_campaigns": ["sent"], "not_clicked_campaigns": ["sent"]}, "not_clicked_campaigns", "never match"),
         ({"clicked_campaigns": ["sent"], "not_opened_campaigns": ["sent"]}, "not_opened_campaigns", "never match"),
@@ -167,7 +168,7 @@ def test_invalid_engagement_criteria_are_refused_naming_the_field(
         answer = admin_client_api.post(url, {**extra, **criteria}, format="json")
 
         assert answer.status_code == 400, answer.json()
-        assert says in " ".join(answer.json()[field])
+        assert says in " ".join(error_fields(answer)[field])
     assert not Segment.objects.exists()
 
 
@@ -182,8 +183,9 @@ def test_deleting_a_campaign_named_by_criteria_is_refused_naming_the_segments(ad
 
     assert answer.status_code == 409
     body = answer.json()
-    assert "“Openers”" in body["detail"]
-    assert "“Silent”" in body["detail"]
+    assert error_code(answer) == "state_conflict"
+    assert "“Openers”" in error_detail(answer)
+    assert "“Silent”" in error_detail(answer)
     assert sorted(body["segments"]) == sorted(Segment.objects.values_list("pk", flat=True))
     assert Campaign.objects.filter(pk=campaign.pk).exists()
 

@@ -18,6 +18,7 @@ from campaigns.reporting.timeline import OTHER_DOMAINS, campaign_report_data, do
 from campaigns.services.reports import campaign_report_current, campaign_report_refresh
 from campaigns.tests.factories import CampaignFactory, TrackingEventFactory
 from campaigns.tests.reporting.ledgers import START, row, sent_campaign
+from core.testing import error_code, error_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -151,11 +152,12 @@ def test_endpoint_shape_hourly_and_daily(admin_client_api: APIClient, ledger):
 def test_endpoint_errors(admin_client_api: APIClient, ledger):
     bad = admin_client_api.get(url(ledger.pk, "?bucket=week"))
     assert bad.status_code == 400
-    assert "bucket" in bad.json()
+    assert "bucket" in error_fields(bad)
 
     draft = admin_client_api.get(url(CampaignFactory().pk))
     assert draft.status_code == 409
     assert draft.json()["status"] == "DRAFT"
+    assert error_code(draft) == "state_conflict"
 
     assert admin_client_api.get(url(424242)).status_code == 404
 
@@ -196,7 +198,9 @@ def test_schema_documents_the_endpoint(admin_client_api: APIClient):
     schema = admin_client_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
 
     operation = schema["paths"]["/api/campaigns/{id}/timeline/"]["get"]
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "409"}
+    assert {"200", "400", "401", "403", "404", "409", "429"} <= set(operation["responses"])
+    conflict = operation["responses"]["409"]["content"]["application/json"]["schema"]["$ref"]
+    assert conflict.endswith("/ConflictErrorResponse")
     (bucket,) = [parameter for parameter in operation["parameters"] if parameter["name"] == "bucket"]
     assert set(bucket["schema"]["enum"]) == {"hour", "day"}
 

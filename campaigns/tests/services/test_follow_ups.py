@@ -19,6 +19,7 @@ from campaigns.selectors import campaign_audience
 from campaigns.services import campaign_follow_up
 from campaigns.tests.engagement_history import generate_history
 from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
+from core.testing import error_detail, error_fields
 from segments.models import Membership, Segment
 from segments.selectors import Criteria, criteria_counts
 from segments.tests.factories import SegmentFactory
@@ -179,7 +180,7 @@ def test_a_campaign_still_to_send_or_sending_cannot_be_followed_up(admin_client_
 
     assert answer.status_code == 409
     assert answer.json()["status"] == status
-    assert f"Cannot follow up a campaign that is {CampaignStatus(status).label.lower()}" in answer.json()["detail"]
+    assert f"Cannot follow up a campaign that is {CampaignStatus(status).label.lower()}" in error_detail(answer)
     assert not Segment.objects.exists()
     assert Campaign.objects.count() == 1
 
@@ -208,7 +209,7 @@ def test_bad_input_is_refused_naming_the_field(admin_client_api: APIClient, octo
     answer = admin_client_api.post(follow_up_url(campaign), body, format="json")
 
     assert answer.status_code == 400
-    assert field in answer.json()
+    assert field in error_fields(answer)
     assert not Segment.objects.exists()
     assert Campaign.objects.count() == 1
 

@@ -52,8 +52,7 @@ export interface paths {
         put?: never;
         /**
          * Log in: trade an email and password for an access and a refresh token
-         * @description Takes a set of user credentials and returns an access and refresh JSON web
-         *     token pair to prove the authentication of those credentials.
+         * @description Wrong credentials are a 401 (`no_active_account`); repeated failures for an address or from a network lock it out for a while: 429 `locked_out` with `Retry-After`.
          */
         post: operations["auth_token_create"];
         delete?: never;
@@ -598,8 +597,30 @@ export interface components {
          * @enum {string}
          */
         AudienceEnum: "not_opened" | "not_clicked" | "opened" | "clicked";
+        /**
+         * @description 400: invalid input (`validation_error`, one entry per problem, each naming its field in
+         *     `attr`, unknown fields included) or a body that is not JSON (`client_error`, `parse_error`).
+         */
+        BadRequestErrorResponse: {
+            type: components["schemas"]["BadRequestErrorResponseTypeEnum"];
+            errors: components["schemas"]["FieldError"][];
+        };
+        /**
+         * @description * `validation_error` - Validation Error
+         *     * `client_error` - Client Error
+         * @enum {string}
+         */
+        BadRequestErrorResponseTypeEnum: "validation_error" | "client_error";
         /** @enum {unknown} */
         BlankEnum: "";
+        BrevoAnswer: {
+            /** @description Brevo's HTTP status; null when it did not answer. */
+            status: number | null;
+            /** @description Brevo's error code. */
+            code: string;
+            /** @description Brevo's message. */
+            message: string;
+        };
         /**
          * @description * `hour` - hour
          *     * `day` - day
@@ -617,13 +638,8 @@ export interface components {
             readonly body_html: string;
             /** @description Generated from the HTML when empty. */
             readonly body_text: string;
-            /**
-             * Format: email
-             * @description Defaults to DEFAULT_FROM_EMAIL.
-             */
             readonly from_email: string;
             readonly from_name: string;
-            /** Format: email */
             readonly reply_to: string;
             /**
              * @description The membership preset the audience starts from (all, active, inactive members or staff); not a saved segment: `segment`, when set, narrows this preset to the segment's members.
@@ -656,7 +672,7 @@ export interface components {
              * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
              */
             readonly ab_require_significance: boolean;
-            readonly segment_name: string;
+            readonly segment_name: string | null;
             /** @description The saved segment it was narrowed by, deleted since. */
             readonly deleted_segment_name: string;
             readonly status: components["schemas"]["CampaignStatusEnum"];
@@ -673,7 +689,7 @@ export interface components {
             /** @description Recipients Brevo accepted so far. */
             readonly recipient_count: number;
             /** Format: email */
-            readonly created_by: string;
+            readonly created_by: string | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -698,13 +714,8 @@ export interface components {
             readonly body_html: string;
             /** @description Generated from the HTML when empty. */
             readonly body_text: string;
-            /**
-             * Format: email
-             * @description Defaults to DEFAULT_FROM_EMAIL.
-             */
             readonly from_email: string;
             readonly from_name: string;
-            /** Format: email */
             readonly reply_to: string;
             /**
              * @description The membership preset the audience starts from (all, active, inactive members or staff); not a saved segment: `segment`, when set, narrows this preset to the segment's members.
@@ -737,7 +748,7 @@ export interface components {
              * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
              */
             readonly ab_require_significance: boolean;
-            readonly segment_name: string;
+            readonly segment_name: string | null;
             /** @description The saved segment it was narrowed by, deleted since. */
             readonly deleted_segment_name: string;
             readonly status: components["schemas"]["CampaignStatusEnum"];
@@ -754,7 +765,7 @@ export interface components {
             /** @description Recipients Brevo accepted so far. */
             readonly recipient_count: number;
             /** Format: email */
-            readonly created_by: string;
+            readonly created_by: string | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -775,6 +786,11 @@ export interface components {
             readonly ab_winner: string;
             readonly ab_decision: components["schemas"]["AbDecision"] | null;
         };
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         CampaignDuplicateRequest: {
             /** @description The copy's subject; omit for the original's, prefixed with "Copy of". */
             subject?: string;
@@ -790,13 +806,8 @@ export interface components {
             readonly body_html: string;
             /** @description Generated from the HTML when empty. */
             readonly body_text: string;
-            /**
-             * Format: email
-             * @description Defaults to DEFAULT_FROM_EMAIL.
-             */
             readonly from_email: string;
             readonly from_name: string;
-            /** Format: email */
             readonly reply_to: string;
             /**
              * @description The membership preset the audience starts from (all, active, inactive members or staff); not a saved segment: `segment`, when set, narrows this preset to the segment's members.
@@ -829,7 +840,7 @@ export interface components {
              * @description The best variant wins only if it beats the runner-up at p < 0.05; else variant A is sent.
              */
             readonly ab_require_significance: boolean;
-            readonly segment_name: string;
+            readonly segment_name: string | null;
             /** @description The saved segment it was narrowed by, deleted since. */
             readonly deleted_segment_name: string;
             readonly status: components["schemas"]["CampaignStatusEnum"];
@@ -846,7 +857,7 @@ export interface components {
             /** @description Recipients Brevo accepted so far. */
             readonly recipient_count: number;
             /** Format: email */
-            readonly created_by: string;
+            readonly created_by: string | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -869,6 +880,11 @@ export interface components {
             /** @description Differences staff should know about, e.g. a deleted segment: the copy targets the preset only. */
             readonly notices: string[];
         };
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         CampaignFollowUpRequest: {
             /**
              * @description Who the follow-up reaches among the campaign's recipients (human opens only; a click is an open).
@@ -930,6 +946,11 @@ export interface components {
             /** @description 2 to 4 variants make an A/B test (the `ab_` settings); the list replaces the draft's; [] ends it. */
             variants?: components["schemas"]["VariantInputRequest"][];
         };
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         CampaignPickWinnerRequest: {
             /** @description The variant to send the remainder (A-D). */
             variant: string;
@@ -1055,6 +1076,11 @@ export interface components {
             /** Format: date-time */
             readonly sent_at: string | null;
         };
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         CampaignSendRequest: {
             /**
              * Format: date-time
@@ -1074,6 +1100,11 @@ export interface components {
          * @enum {string}
          */
         CampaignStatusEnum: "DRAFT" | "SCHEDULED" | "SENDING" | "WAITING_FOR_WINNER" | "PAUSED" | "SENT" | "CANCELLED" | "FAILED";
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         CampaignTestSendRequest: {
             /** @description Up to 10 addresses. */
             emails: string[];
@@ -1117,6 +1148,39 @@ export interface components {
             };
             /** @description One entry per month, oldest first, zero-filled. */
             monthly: components["schemas"]["Month"][];
+        };
+        /**
+         * @description * `client_error` - Client Error
+         * @enum {string}
+         */
+        ClientErrorEnum: "client_error";
+        ConflictError: {
+            code: components["schemas"]["ConflictErrorCodeEnum"];
+            detail: string;
+            attr: string | null;
+        };
+        /**
+         * @description * `state_conflict` - The object's state forbids the action (a campaign's `status`, ids that block it).
+         *     * `sync_in_progress` - A Brevo sync of the segment is already pending or running.
+         *     * `brevo_not_configured` - Brevo is not configured on this server (no BREVO_API_KEY): nothing to sync with.
+         * @enum {string}
+         */
+        ConflictErrorCodeEnum: "state_conflict" | "sync_in_progress" | "brevo_not_configured";
+        /**
+         * @description 409: the action conflicts with the current state; `errors[0].code` says which state. Some
+         *     conflicts add what the client needs next, under the names below.
+         */
+        ConflictErrorResponse: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["ConflictError"][];
+            /** @description The campaign's current status. */
+            status?: string;
+            /** @description Ids of the campaigns that block the action. */
+            campaigns?: number[];
+            /** @description Ids of the segments that block the action. */
+            segments?: number[];
+            /** @description The sync already pending or running. */
+            export_id?: number;
         };
         /**
          * @description Segment rules. All optional; criteria combine with AND, values within one with OR.
@@ -1182,6 +1246,98 @@ export interface components {
              * @description Bounced over sent; null when none sent.
              */
             bounce_rate: number | null;
+        };
+        Error403: {
+            code: components["schemas"]["ErrorCode403Enum"];
+            detail: string;
+            attr: string | null;
+        };
+        Error404: {
+            code: components["schemas"]["ErrorCode404Enum"];
+            detail: string;
+            attr: string | null;
+        };
+        Error405: {
+            code: components["schemas"]["ErrorCode405Enum"];
+            detail: string;
+            attr: string | null;
+        };
+        Error406: {
+            code: components["schemas"]["ErrorCode406Enum"];
+            detail: string;
+            attr: string | null;
+        };
+        Error415: {
+            code: components["schemas"]["ErrorCode415Enum"];
+            detail: string;
+            attr: string | null;
+        };
+        Error500: {
+            code: components["schemas"]["ErrorCode500Enum"];
+            detail: string;
+            attr: string | null;
+        };
+        /**
+         * @description * `permission_denied` - Permission Denied
+         * @enum {string}
+         */
+        ErrorCode403Enum: "permission_denied";
+        /**
+         * @description * `not_found` - Not Found
+         * @enum {string}
+         */
+        ErrorCode404Enum: "not_found";
+        /**
+         * @description * `method_not_allowed` - Method Not Allowed
+         * @enum {string}
+         */
+        ErrorCode405Enum: "method_not_allowed";
+        /**
+         * @description * `not_acceptable` - Not Acceptable
+         * @enum {string}
+         */
+        ErrorCode406Enum: "not_acceptable";
+        /**
+         * @description * `unsupported_media_type` - Unsupported Media Type
+         * @enum {string}
+         */
+        ErrorCode415Enum: "unsupported_media_type";
+        /**
+         * @description * `error` - Error
+         * @enum {string}
+         */
+        ErrorCode500Enum: "error";
+        ErrorResponse403: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["Error403"][];
+        };
+        ErrorResponse404: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["Error404"][];
+        };
+        ErrorResponse405: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["Error405"][];
+        };
+        ErrorResponse406: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["Error406"][];
+        };
+        ErrorResponse415: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["Error415"][];
+        };
+        ErrorResponse500: {
+            type: components["schemas"]["ServerErrorEnum"];
+            errors: components["schemas"]["Error500"][];
+        };
+        FieldError: {
+            /** @description Stable, for programs: e.g. `required`, `unknown_field`, `max_value`. */
+            code: string;
+            /** @description For people. */
+            detail: string;
+            /** @description The field at fault (dotted for nested fields, e.g. `emails.2`); `non_field_errors` for the request as a whole; null outside validation errors. */
+            attr: string | null;
         };
         Funnel: {
             /** @description Ledger rows. */
@@ -1259,6 +1415,11 @@ export interface components {
             /** @description Recipients who clicked it. */
             unique_clicks: number;
         };
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         LogoutRequest: {
             /** @description The refresh token to revoke. */
             refresh: string;
@@ -1381,16 +1542,14 @@ export interface components {
             results: components["schemas"]["Campaign"][];
         };
         PaginatedCampaignRecipientList: {
-            /** @example 123 */
-            count: number;
             /**
              * Format: uri
-             * @example http://api.example.org/accounts/?page=4
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
              */
             next?: string | null;
             /**
              * Format: uri
-             * @example http://api.example.org/accounts/?page=2
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
              */
             previous?: string | null;
             results: components["schemas"]["CampaignRecipient"][];
@@ -1726,18 +1885,59 @@ export interface components {
             /** @description The last 12 months, oldest first, zero-filled. */
             monthly: components["schemas"]["MonthlyStats"][];
         };
-        /** @description 409: a sync of this segment is already pending or running; `export` is that sync. */
+        /**
+         * @description 409: a sync of this segment is already pending or running (`export` is that sync), or
+         *     Brevo is not configured.
+         */
         SegmentSyncConflict: {
-            detail: string;
-            code: string;
-            export: components["schemas"]["SegmentExport"];
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["ConflictError"][];
+            /** @description The campaign's current status. */
+            status?: string;
+            /** @description Ids of the campaigns that block the action. */
+            campaigns?: number[];
+            /** @description Ids of the segments that block the action. */
+            segments?: number[];
+            /** @description The sync already pending or running. */
+            export_id?: number;
+            /** @description The sync pending or running. */
+            export?: components["schemas"]["SegmentExport"];
         };
+        /**
+         * @description Takes JSON as the schema states it: keys the serializer does not take are refused (400,
+         *     code `unknown_field`, one error per key naming it), and so are values of another JSON type
+         *     (code `invalid_type`) that DRF alone would coerce.
+         */
         SegmentSyncInputRequest: {
             /**
              * @description Re-import every member, not only those new or changed since the last sync (repairs a list edited in Brevo's own tools).
              * @default false
              */
             full: boolean;
+        };
+        /**
+         * @description * `server_error` - Server Error
+         * @enum {string}
+         */
+        ServerErrorEnum: "server_error";
+        ThrottledError: {
+            code: components["schemas"]["ThrottledErrorCodeEnum"];
+            detail: string;
+            attr: string | null;
+        };
+        /**
+         * @description * `throttled` - throttled
+         *     * `locked_out` - locked_out
+         * @enum {string}
+         */
+        ThrottledErrorCodeEnum: "throttled" | "locked_out";
+        /**
+         * @description 429: too many requests (`throttled`) or, on the token endpoint, too many failed logins
+         *     (`locked_out`); the `Retry-After` header gives the seconds to wait.
+         */
+        ThrottledErrorResponse: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["ThrottledError"][];
         };
         TimelineBucket: {
             /**
@@ -1754,7 +1954,8 @@ export interface components {
             /** @description Recipients whose first click falls in the bucket. */
             clicked: number;
         };
-        TokenObtainPairRequest: {
+        /** @description simplejwt's login, refusing unknown fields like every other input. */
+        TokenObtainRequest: {
             email: string;
             password: string;
         };
@@ -1767,6 +1968,45 @@ export interface components {
         /** @description simplejwt's refresh, answering 401 (not a server error) when the token's user is gone. */
         TokenRefreshRequest: {
             refresh: string;
+        };
+        UnauthenticatedError: {
+            code: components["schemas"]["UnauthenticatedErrorCodeEnum"];
+            detail: string;
+            attr: string | null;
+        };
+        /**
+         * @description * `not_authenticated` - not_authenticated
+         *     * `authentication_failed` - authentication_failed
+         *     * `token_not_valid` - token_not_valid
+         *     * `bad_authorization_header` - bad_authorization_header
+         *     * `user_not_found` - user_not_found
+         *     * `user_inactive` - user_inactive
+         *     * `password_changed` - password_changed
+         *     * `no_active_account` - no_active_account
+         * @enum {string}
+         */
+        UnauthenticatedErrorCodeEnum: "not_authenticated" | "authentication_failed" | "token_not_valid" | "bad_authorization_header" | "user_not_found" | "user_inactive" | "password_changed" | "no_active_account";
+        /** @description 401: no credentials, or credentials refused (the `WWW-Authenticate` header names the scheme). */
+        UnauthenticatedErrorResponse: {
+            type: components["schemas"]["ClientErrorEnum"];
+            errors: components["schemas"]["UnauthenticatedError"][];
+        };
+        UpstreamError: {
+            code: components["schemas"]["UpstreamErrorCodeEnum"];
+            detail: string;
+            attr: string | null;
+        };
+        /**
+         * @description * `upstream_error` - upstream_error
+         * @enum {string}
+         */
+        UpstreamErrorCodeEnum: "upstream_error";
+        /** @description 502: Brevo refused; 503: Brevo could not be reached (try again later). Nothing was saved. */
+        UpstreamErrorResponse: {
+            type: components["schemas"]["ServerErrorEnum"];
+            errors: components["schemas"]["UpstreamError"][];
+            /** @description Brevo's own answer, when it gave one. */
+            brevo?: components["schemas"]["BrevoAnswer"];
         };
         UserSummary: {
             readonly id: number;
@@ -1903,8 +2143,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LogoutRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["LogoutRequest"];
-                "multipart/form-data": components["schemas"]["LogoutRequest"];
             };
         };
         responses: {
@@ -1914,6 +2152,73 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
+            /** @description Wrong credentials or token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
             };
         };
     };
@@ -1934,6 +2239,80 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
         };
     };
     auth_token_create: {
@@ -1945,9 +2324,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TokenObtainPairRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["TokenObtainPairRequest"];
-                "multipart/form-data": components["schemas"]["TokenObtainPairRequest"];
+                "application/json": components["schemas"]["TokenObtainRequest"];
             };
         };
         responses: {
@@ -1957,6 +2334,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
+            /** @description Wrong credentials or token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -1971,8 +2415,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TokenRefreshRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["TokenRefreshRequest"];
-                "multipart/form-data": components["schemas"]["TokenRefreshRequest"];
             };
         };
         responses: {
@@ -1984,6 +2426,73 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
+            /** @description Wrong credentials or token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
         };
     };
     campaigns_list: {
@@ -1991,9 +2500,9 @@ export interface operations {
             query?: {
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
-                /** @description A page number within the paginated result set. */
+                /** @description A page number from 1; past the last page is a 404. */
                 page?: number;
-                /** @description Number of results to return per page. */
+                /** @description Results per page, 1 to 200 (default 50). */
                 page_size?: number;
                 /** @description A search term. */
                 search?: string;
@@ -2033,26 +2542,78 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedCampaignList"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2067,8 +2628,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CampaignInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignInputRequest"];
-                "multipart/form-data": components["schemas"]["CampaignInputRequest"];
             };
         };
         responses: {
@@ -2080,37 +2639,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2120,7 +2720,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2134,37 +2734,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2174,15 +2815,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CampaignInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignInputRequest"];
-                "multipart/form-data": components["schemas"]["CampaignInputRequest"];
             };
         };
         responses: {
@@ -2194,59 +2833,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2256,7 +2923,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2269,48 +2936,87 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description Not a draft (`status` names it), or segments' engagement criteria name the campaign (`segments` lists their ids): `{detail, code: state_conflict, ...}`. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: not a draft (`status` names it), or segments' engagement criteria name the campaign (`segments` lists their ids). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2320,15 +3026,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PatchedCampaignInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedCampaignInputRequest"];
-                "multipart/form-data": components["schemas"]["PatchedCampaignInputRequest"];
             };
         };
         responses: {
@@ -2340,59 +3044,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2402,7 +3134,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2416,37 +3148,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignAudience"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2456,7 +3229,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2470,48 +3243,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2521,15 +3333,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CampaignDuplicateRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignDuplicateRequest"];
-                "multipart/form-data": components["schemas"]["CampaignDuplicateRequest"];
             };
         };
         responses: {
@@ -2541,48 +3351,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDuplicateResult"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2592,15 +3432,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CampaignFollowUpRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignFollowUpRequest"];
-                "multipart/form-data": components["schemas"]["CampaignFollowUpRequest"];
             };
         };
         responses: {
@@ -2612,81 +3450,105 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
                 };
             };
-            /** @description Brevo refused to create the segment's list: nothing saved. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
+            /** @description Brevo refused to create the follow-up segment's list (nothing saved). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
-            /** @description Brevo could not be reached to create the segment's list: nothing saved. */
+            /** @description Brevo could not be reached to create the follow-up segment's list (nothing saved). */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
         };
@@ -2696,7 +3558,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2710,48 +3572,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2761,15 +3662,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CampaignPickWinnerRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignPickWinnerRequest"];
-                "multipart/form-data": components["schemas"]["CampaignPickWinnerRequest"];
             };
         };
         responses: {
@@ -2781,59 +3680,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2848,7 +3775,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2862,48 +3789,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignPreview"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2927,37 +3884,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignProgress"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -2965,32 +3963,16 @@ export interface operations {
     campaigns_recipients_list: {
         parameters: {
             query?: {
-                /** @description The `next` / `previous` link's cursor. */
+                /** @description The pagination cursor value. */
                 cursor?: string;
-                /** @description Which field to use when ordering the results. */
-                ordering?: string;
-                /** @description A page number within the paginated result set. */
-                page?: number;
-                /** @description Number of results to return per page. */
+                /** @description Results per page, 1 to 1000 (default 100). */
                 page_size?: number;
-                /** @description A search term. */
-                search?: string;
-                segment?: number;
                 /** @description Only this status. */
                 status?: "CANCELLED" | "FAILED" | "HELD" | "PENDING" | "SENDING" | "SENT" | "UNKNOWN";
-                /**
-                 * @description The membership preset the audience starts from (all, active, inactive members or staff); not a saved segment: `segment`, when set, narrows this preset to the segment's members.
-                 *
-                 *     * `ALL` - All members
-                 *     * `ACTIVE` - Active members
-                 *     * `INACTIVE` - Inactive members
-                 *     * `STAFF` - Staff (admins, managers, staff)
-                 */
-                target_segment?: "ACTIVE" | "ALL" | "INACTIVE" | "STAFF";
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3004,48 +3986,78 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedCampaignRecipientList"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3055,7 +4067,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3069,48 +4081,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3120,15 +4171,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CampaignSendRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignSendRequest"];
-                "multipart/form-data": components["schemas"]["CampaignSendRequest"];
             };
         };
         responses: {
@@ -3148,59 +4197,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3210,15 +4287,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CampaignTestSendRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CampaignTestSendRequest"];
-                "multipart/form-data": components["schemas"]["CampaignTestSendRequest"];
             };
         };
         responses: {
@@ -3230,70 +4305,96 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignTestSendResult"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description Brevo refused (502) or could not be reached (503): `{detail, code}`. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
+            /** @description Brevo refused to send the test. */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
-            /** @description Brevo refused (502) or could not be reached (503): `{detail, code}`. */
+            /** @description Brevo could not be reached to send the test. */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
         };
@@ -3301,8 +4402,13 @@ export interface operations {
     campaigns_timeline: {
         parameters: {
             query?: {
-                /** @description `hour` or `day`; default `hour` during the first 72 hours of sending, `day` after. */
-                bucket?: "day" | "hour";
+                /**
+                 * @description `hour` or `day`; default `hour` during the first 72 hours of sending, `day` after.
+                 *
+                 *     * `hour` - hour
+                 *     * `day` - day
+                 */
+                bucket?: "hour" | "day";
             };
             header?: never;
             path: {
@@ -3320,59 +4426,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignTimeline"];
                 };
             };
-            /** @description Invalid `bucket`: `{bucket: [message]}`. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign has not started sending, so it has no results: `{detail, code, status}`. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign has not started sending, so it has no results (`status`). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3382,7 +4516,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3396,48 +4530,87 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such campaign. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description The campaign's status forbids this: `{detail, code: state_conflict, status}` names the status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: the campaign's status forbids this; `status` names the status it is in. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3462,37 +4635,78 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignsOverview"];
                 };
             };
-            /** @description Invalid `months`: `{months: [message]}`. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages campaigns. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3500,9 +4714,9 @@ export interface operations {
     layouts_list: {
         parameters: {
             query?: {
-                /** @description A page number within the paginated result set. */
+                /** @description A page number from 1; past the last page is a 404. */
                 page?: number;
-                /** @description Number of results to return per page. */
+                /** @description Results per page, 1 to 200 (default 50). */
                 page_size?: number;
             };
             header?: never;
@@ -3519,26 +4733,78 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedLayoutList"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages layouts. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3553,8 +4819,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LayoutInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["LayoutInputRequest"];
-                "multipart/form-data": components["schemas"]["LayoutInputRequest"];
             };
         };
         responses: {
@@ -3566,37 +4830,78 @@ export interface operations {
                     "application/json": components["schemas"]["Layout"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming the bad field (slot, MJML, CSS, name). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages layouts. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3606,7 +4911,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3620,37 +4925,78 @@ export interface operations {
                     "application/json": components["schemas"]["Layout"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages layouts. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such layout. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3660,15 +5006,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LayoutInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["LayoutInputRequest"];
-                "multipart/form-data": components["schemas"]["LayoutInputRequest"];
             };
         };
         responses: {
@@ -3680,48 +5024,78 @@ export interface operations {
                     "application/json": components["schemas"]["Layout"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming the bad field (slot, MJML, CSS, name). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages layouts. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such layout. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3731,7 +5105,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3744,48 +5118,87 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages layouts. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such layout. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description A campaign that left draft uses it: `{detail, code: state_conflict, campaigns}`. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: a campaign that left draft uses it (`campaigns` lists their ids). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3795,15 +5208,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PatchedLayoutInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedLayoutInputRequest"];
-                "multipart/form-data": components["schemas"]["PatchedLayoutInputRequest"];
             };
         };
         responses: {
@@ -3815,48 +5226,78 @@ export interface operations {
                     "application/json": components["schemas"]["Layout"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming the bad field (slot, MJML, CSS, name). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only the ADMIN role manages layouts. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such layout. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3870,9 +5311,9 @@ export interface operations {
                 has_brevo_list?: boolean;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
-                /** @description A page number within the paginated result set. */
+                /** @description A page number from 1; past the last page is a 404. */
                 page?: number;
-                /** @description Number of results to return per page. */
+                /** @description Results per page, 1 to 200 (default 50). */
                 page_size?: number;
                 /** @description A search term. */
                 search?: string;
@@ -3891,26 +5332,78 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedSegmentList"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -3925,8 +5418,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SegmentInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["SegmentInputRequest"];
-                "multipart/form-data": components["schemas"]["SegmentInputRequest"];
             };
         };
         responses: {
@@ -3938,59 +5429,96 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
+            /** @description Brevo refused to create the segment's Brevo list (nothing saved). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
-            /** @description Brevo could not be reached (or is not configured, for a sync); nothing saved. */
+            /** @description Brevo could not be reached to create the segment's Brevo list (nothing saved). */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
         };
@@ -4000,7 +5528,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4014,37 +5542,78 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -4054,15 +5623,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SegmentInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["SegmentInputRequest"];
-                "multipart/form-data": components["schemas"]["SegmentInputRequest"];
             };
         };
         responses: {
@@ -4074,70 +5641,105 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `brevo_not_configured`: the segment has a Brevo list but Brevo is not configured. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
+            /** @description Brevo refused to change the segment's Brevo list (nothing saved). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
-            /** @description Brevo could not be reached (or is not configured, for a sync); nothing saved. */
+            /** @description Brevo could not be reached to change the segment's Brevo list (nothing saved). */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
         };
@@ -4147,7 +5749,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4160,70 +5762,105 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description A draft, scheduled, sending or paused campaign uses the segment; `campaigns` lists their ids. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `state_conflict`: a draft, scheduled, sending or paused campaign uses the segment (`campaigns` lists their ids); `brevo_not_configured`: the segment has a Brevo list but Brevo is not configured. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
                 };
             };
-            /** @description Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
+            /** @description Brevo refused to change the segment's Brevo list (nothing saved). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
-            /** @description Brevo could not be reached (or is not configured, for a sync); nothing saved. */
+            /** @description Brevo could not be reached to change the segment's Brevo list (nothing saved). */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
         };
@@ -4233,15 +5870,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PatchedSegmentInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedSegmentInputRequest"];
-                "multipart/form-data": components["schemas"]["PatchedSegmentInputRequest"];
             };
         };
         responses: {
@@ -4253,70 +5888,105 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
-            /** @description Brevo refused the list change: `{detail, code, brevo: {status, code, message}}`; nothing saved. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `brevo_not_configured`: the segment has a Brevo list but Brevo is not configured. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictErrorResponse"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
+                };
+            };
+            /** @description Brevo refused to change the segment's Brevo list (nothing saved). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
-            /** @description Brevo could not be reached (or is not configured, for a sync); nothing saved. */
+            /** @description Brevo could not be reached to change the segment's Brevo list (nothing saved). */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpstreamErrorResponse"];
                 };
             };
         };
@@ -4324,14 +5994,14 @@ export interface operations {
     segments_exports_list: {
         parameters: {
             query?: {
-                /** @description A page number within the paginated result set. */
+                /** @description A page number from 1; past the last page is a 404. */
                 page?: number;
-                /** @description Number of results to return per page. */
+                /** @description Results per page, 1 to 200 (default 50). */
                 page_size?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4345,37 +6015,78 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedSegmentExportList"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -4388,7 +6099,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4402,48 +6113,78 @@ export interface operations {
                     "application/json": components["schemas"]["Preview"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -4453,15 +6194,13 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SegmentSyncInputRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["SegmentSyncInputRequest"];
-                "multipart/form-data": components["schemas"]["SegmentSyncInputRequest"];
             };
         };
         responses: {
@@ -4473,50 +6212,55 @@ export interface operations {
                     "application/json": components["schemas"]["SegmentExport"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
                 };
             };
-            /** @description No such segment. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse404"];
                 };
             };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            /** @description `sync_in_progress`: a sync of the segment is pending or running (`export` is it); `brevo_not_configured`: Brevo is not configured on this server. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4525,15 +6269,30 @@ export interface operations {
                     "application/json": components["schemas"]["SegmentSyncConflict"];
                 };
             };
-            /** @description Brevo could not be reached (or is not configured, for a sync); nothing saved. */
-            503: {
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -4551,8 +6310,6 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CriteriaRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["CriteriaRequest"];
-                "multipart/form-data": components["schemas"]["CriteriaRequest"];
             };
         };
         responses: {
@@ -4564,37 +6321,78 @@ export interface operations {
                     "application/json": components["schemas"]["Preview"];
                 };
             };
-            /** @description Invalid input: `{field: [message, ...]}` naming every bad field. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };
@@ -4616,26 +6414,78 @@ export interface operations {
                     "application/json": components["schemas"]["SegmentStats"];
                 };
             };
-            /** @description No or invalid credentials (JWT bearer or session). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestErrorResponse"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UnauthenticatedErrorResponse"];
                 };
             };
-            /** @description Only ADMIN and MANAGER roles may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ErrorResponse403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse404"];
+                };
+            };
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse405"];
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse406"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse415"];
+                };
+            };
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThrottledErrorResponse"];
+                };
+            };
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse500"];
                 };
             };
         };

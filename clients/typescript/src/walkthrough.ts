@@ -57,10 +57,9 @@ async function walk(): Promise<Summary> {
   const segment = expectData("POST /api/segments/", await api.POST("/api/segments/", { body: segmentInput }));
   console.log(`segment ${segment.id} saved: ${segment.name}`);
 
-  // Bodies carry ids as integers; the schema declares path ids as digit strings.
   const preview = expectData(
     "GET /api/segments/{id}/preview/",
-    await api.GET("/api/segments/{id}/preview/", { params: { path: { id: String(segment.id) } } }),
+    await api.GET("/api/segments/{id}/preview/", { params: { path: { id: segment.id } } }),
   );
   const firstPage = preview.results.map((user) => user.email);
   console.log(
@@ -80,7 +79,7 @@ async function walk(): Promise<Summary> {
   const testSend = expectData(
     "POST /api/campaigns/{id}/test/",
     await api.POST("/api/campaigns/{id}/test/", {
-      params: { path: { id: String(campaign.id) } },
+      params: { path: { id: campaign.id } },
       body: { emails: [setting("AUDIENCE_TEST_TO", me.email)] },
     }),
   );
@@ -88,7 +87,7 @@ async function walk(): Promise<Summary> {
 
   const detail = expectData(
     "GET /api/campaigns/{id}/",
-    await api.GET("/api/campaigns/{id}/", { params: { path: { id: String(campaign.id) } } }),
+    await api.GET("/api/campaigns/{id}/", { params: { path: { id: campaign.id } } }),
   );
   const overview = expectData(
     "GET /api/campaigns/stats/",

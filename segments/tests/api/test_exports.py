@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, User
 from accounts.tests.factories import UserFactory
+from core.testing import error_code, error_detail, error_fields
 from segments.models import ExportStatus, Segment, SegmentExport
 from segments.services import exports
 from segments.tests.factories import SegmentExportFactory
@@ -60,10 +61,10 @@ def test_second_sync_while_one_is_active_answers_409_with_it(
 
     assert answer.status_code == 409
     body = answer.json()
-    assert body["code"] == "sync_in_progress"
+    assert error_code(answer) == "sync_in_progress"
     assert body["export"]["id"] == first["id"]
     assert body["export"]["status"] == ExportStatus.PENDING
-    assert "already pending" in body["detail"]
+    assert "already pending" in error_detail(answer)
     assert SegmentExport.objects.count() == 1
 
 
@@ -87,7 +88,7 @@ def test_a_stale_running_export_does_not_block_a_new_sync(
 def test_sync_input_is_validated(fast_brevo: Any, segment: Segment, admin_client_api: APIClient) -> None:
     answer = admin_client_api.post(sync_url(segment), {"full": "perhaps"}, format="json")
     assert answer.status_code == 400
-    assert "full" in answer.json()
+    assert "full" in error_fields(answer)
     assert not SegmentExport.objects.exists()
 
 
@@ -95,11 +96,14 @@ def test_sync_of_an_unknown_segment_is_404(fast_brevo: Any, admin_client_api: AP
     assert admin_client_api.post(reverse("segment-sync", args=[999]), format="json").status_code == 404
 
 
-def test_sync_without_brevo_configured_is_503(segment: Segment, admin_client_api: APIClient, settings: Any) -> None:
+def test_sync_without_brevo_configured_is_a_409_saying_so(
+    segment: Segment, admin_client_api: APIClient, settings: Any
+) -> None:
     settings.BREVO_API_KEY = ""
     answer = admin_client_api.post(sync_url(segment), format="json")
-    assert answer.status_code == 503
-    assert "BREVO_API_KEY" in answer.json()["detail"]
+    assert answer.status_code == 409
+    assert error_code(answer) == "brevo_not_configured"
+    assert "BREVO_API_KEY" in error_detail(answer)
     assert not SegmentExport.objects.exists()
 
 
@@ -119,7 +123,9 @@ def test_anonymous_sync_is_401(fast_brevo: Any, segment: Segment, api_client: AP
 def test_schema_documents_sync_and_its_errors(admin_client_api: APIClient) -> None:
     schema = admin_client_api.get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     operation = schema["paths"]["/api/segments/{id}/sync/"]["post"]
-    assert set(operation["responses"]) >= {"202", "400", "401", "403", "404", "409", "503"}
+    # Brevo is not called while the client waits: only a missing configuration (409) can refuse.
+    assert set(operation["responses"]) >= {"202", "400", "401", "403", "404", "409", "429"}
+    assert not {"502", "503"} & set(operation["responses"])
     conflict = operation["responses"]["409"]["content"]["application/json"]["schema"]["$ref"]
     assert conflict.endswith("/SegmentSyncConflict")
     writes = [("/api/segments/", "post"), ("/api/segments/{id}/", "patch"), ("/api/segments/{id}/", "delete")]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import SuppressionReason, User
 from accounts.tests.factories import SuppressionFactory, UserFactory
-from core.errors import UpstreamError
+from core.errors import StateConflictError
 from segments.jobs import segment_exports_recover_job, segment_sync_job
 from segments.models import BrevoSetting, ExportStatus, Segment, SegmentExport, SegmentListMember
 from segments.services import exports
@@ -324,11 +324,11 @@ def test_progress_moves_through_running(fast_brevo: Any, segment: Segment) -> No
     assert ("imported", ExportStatus.RUNNING) in seen
 
 
-def test_start_without_brevo_is_a_503(segment: Segment, settings: Any) -> None:
+def test_start_without_brevo_is_a_409_brevo_not_configured(segment: Segment, settings: Any) -> None:
     settings.BREVO_API_KEY = ""
-    with pytest.raises(UpstreamError) as caught:
+    with pytest.raises(StateConflictError) as caught:
         segment_sync_start(segment=segment, by=None)
-    assert caught.value.status_code == 503
+    assert (caught.value.status_code, caught.value.code) == (409, "brevo_not_configured")
     assert "BREVO_API_KEY" in caught.value.message
     assert not SegmentExport.objects.exists()
 

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from core.errors import UpstreamError
+from core.testing import error_code, error_detail
 from segments import services
 from segments.models import BrevoSetting, Segment
 from segments.selectors import Criteria
@@ -198,9 +199,9 @@ def test_api_create_answers_503_with_brevo_reason_and_saves_nothing(
     answer = admin_client_api.post(reverse("segment-list"), {"name": "Spain", "countries": ["ES"]}, format="json")
     assert answer.status_code == 503
     body = answer.json()
-    assert body["code"] == "upstream_error"
+    assert error_code(answer) == "upstream_error"
     assert body["brevo"]["status"] == 503
-    assert "Brevo failed with 503" in body["detail"]
+    assert "Brevo failed with 503" in error_detail(answer)
     assert not Segment.objects.exists()
 
 
