@@ -88,13 +88,14 @@ def events_for(rows: list[tuple[str, str]], rng: random.Random) -> list[Incoming
     return events
 
 
-def one_round(*, without: bool, recipients: int, seed: int, admin: User) -> dict[str, float]:
+def one_round(*, without: bool, recipients: int, seed: int, admin: User, drop: str = "all") -> dict[str, float]:
     rng = random.Random(seed)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            if without:
+            if without and drop in ("all", "triggers"):
                 for name in ENGAGEMENT_TRIGGERS:
                     cursor.execute(f"DROP TRIGGER {name} ON campaigns_campaignrecipient")
+            if without and drop in ("all", "indexes"):
                 for name in ENGAGEMENT_INDEXES:
                     cursor.execute(f"DROP INDEX {name}")
         now = timezone.now()
@@ -129,7 +130,7 @@ def one_round(*, without: bool, recipients: int, seed: int, admin: User) -> dict
     return {"events": len(events), "seconds": elapsed, "events_per_second": len(events) / elapsed}
 
 
-def measure(*, recipients: int, rounds: int) -> dict[str, Any]:
+def measure(*, recipients: int, rounds: int, drop: str = "all") -> dict[str, Any]:
     admin = User.objects.filter(is_superuser=True).order_by("pk").first()
     if admin is None:
         raise SystemExit("no superuser: seed the database with seed_demo first")
@@ -140,7 +141,7 @@ def measure(*, recipients: int, rounds: int) -> dict[str, Any]:
         order = ("with", "without") if number % 2 == 0 else ("without", "with")
         for kind in order:
             seed = number * 2 + (kind == "with")
-            run = one_round(without=kind == "without", recipients=recipients, seed=seed, admin=admin)
+            run = one_round(without=kind == "without", recipients=recipients, seed=seed, admin=admin, drop=drop)
             runs[kind].append(run)
             print(f"  {kind:<7} {run['events']:,} events in {run['seconds']:.2f} s", flush=True)
     median = {kind: statistics.median(run["events_per_second"] for run in found) for kind, found in runs.items()}
@@ -148,6 +149,7 @@ def measure(*, recipients: int, rounds: int) -> dict[str, Any]:
         "recipients": recipients,
         "events": runs["with"][0]["events"],
         "rounds": rounds,
+        "dropped": drop,
         "with_events_per_second": median["with"],
         "without_events_per_second": median["without"],
         "slowdown": median["without"] / median["with"] - 1,
@@ -159,8 +161,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each kind (alternating)")
+    parser.add_argument(
+        "--drop", choices=("all", "indexes", "triggers"), default="all", help="what the rounds without go without"
+    )
     args = parser.parse_args()
-    result = measure(recipients=args.recipients, rounds=args.rounds)
+    result = measure(recipients=args.recipients, rounds=args.rounds, drop=args.drop)
     print(
         f"with the engagement indexes and triggers: {result['with_events_per_second']:,.0f} events/s; "
         f"without: {result['without_events_per_second']:,.0f} events/s; slowdown {result['slowdown']:+.1%}"

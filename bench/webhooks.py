@@ -194,6 +194,8 @@ def main() -> None:
         "DATABASE_URL": args.database_url,
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "SECRET_KEY": "bench-secret-key",
+        # Production settings refuse to start without it (erased addresses are kept hashed under it).
+        "ERASURE_HASH_KEY": "bench-erasure-key",
         "ANYMAIL_WEBHOOK_SECRET": SECRET,
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
