@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import (
     DateTimeField,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -60,9 +58,12 @@ def _await_winner_if_tested(
     """SENDING -> WAITING_FOR_WINNER once the test share is sent (its last batch accepted) and
     the remainder is held, the decision due `ab_wait_minutes` later, or at the time set when it
     first waited (a pause and resume do not restart the wait). True for the call that did it."""
-    # One statement (it runs after every batch of every campaign): the due time from the row.
-    wait = ExpressionWrapper(F("ab_wait_minutes") * Value(timedelta(minutes=1)), output_field=DurationField())
-    due = ExpressionWrapper(Value(now) + wait, output_field=DateTimeField())
+    # The wait is read first: it is frozen once the campaign leaves DRAFT, and multiplying an
+    # interval by a column has no portable SQL (SQLite refuses it).
+    wait_minutes = Campaign.objects.filter(pk=campaign_id).values_list("ab_wait_minutes", flat=True).first()
+    if wait_minutes is None:
+        return False
+    due = Value(now + timedelta(minutes=wait_minutes), output_field=DateTimeField())
     tested = (Q(audience_frozen_at__isnull=False, ab_winner=""), ~Q(Exists(open_rows)), Q(Exists(held_rows)))
     awaiting = campaign_transition(
         campaign_id=campaign_id,
