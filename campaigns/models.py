@@ -32,6 +32,8 @@ class WinnerMetric(models.TextChoices):
 AB_TEST_SHARE_MIN = 2
 AB_TEST_SHARE_DEFAULT = 20
 AB_WAIT_MINUTES_DEFAULT = 240
+# Thirty days: a test whose result arrives later than that no longer says anything about this send.
+AB_WAIT_MINUTES_MAX = 30 * 24 * 60
 # A/B tests have 2 to 4 variants, labelled with these letters.
 VARIANT_LABELS = ("A", "B", "C", "D")
 
@@ -146,8 +148,8 @@ class Campaign(models.Model):
     ab_wait_minutes = models.PositiveIntegerField(
         "A/B wait (minutes)",
         default=AB_WAIT_MINUTES_DEFAULT,
-        validators=[MinValueValidator(1)],
-        help_text="Time between the last test batch accepted and the winner's decision.",
+        validators=[MinValueValidator(1), MaxValueValidator(AB_WAIT_MINUTES_MAX)],
+        help_text="Time between the last test batch accepted and the winner's decision (at most 30 days).",
     )
     ab_require_significance = models.BooleanField(
         "A/B requires significance",
@@ -182,7 +184,10 @@ class Campaign(models.Model):
                 condition=models.Q(ab_test_share__gte=AB_TEST_SHARE_MIN, ab_test_share__lte=100),
                 name="campaign_ab_test_share_range",
             ),
-            models.CheckConstraint(condition=models.Q(ab_wait_minutes__gte=1), name="campaign_ab_wait_positive"),
+            models.CheckConstraint(
+                condition=models.Q(ab_wait_minutes__gte=1, ab_wait_minutes__lte=AB_WAIT_MINUTES_MAX),
+                name="campaign_ab_wait_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -56,6 +56,18 @@ def test_a_campaign_without_variants_shows_none(admin_client_api: APIClient):
     assert response.json()["ab_remainder"] is None
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"), [("ab_wait_minutes", 0), ("ab_wait_minutes", 30 * 24 * 60 + 1), ("ab_test_share", 1)]
+)
+def test_ab_settings_out_of_range_are_400_naming_the_field(admin_client_api: APIClient, field, value):
+    response = admin_client_api.post(LIST, {**AB, field: value}, format="json")
+
+    assert response.status_code == 400
+    assert field in error_fields(response), response.json()
+    assert not Campaign.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("variants", "field"),
     [

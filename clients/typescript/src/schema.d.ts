@@ -664,7 +664,7 @@ export interface components {
             readonly ab_winner_metric: components["schemas"]["AbWinnerMetricEnum"];
             /**
              * A/B wait (minutes)
-             * @description Time between the last test batch accepted and the winner's decision.
+             * @description Time between the last test batch accepted and the winner's decision (at most 30 days).
              */
             readonly ab_wait_minutes: number;
             /**
@@ -740,7 +740,7 @@ export interface components {
             readonly ab_winner_metric: components["schemas"]["AbWinnerMetricEnum"];
             /**
              * A/B wait (minutes)
-             * @description Time between the last test batch accepted and the winner's decision.
+             * @description Time between the last test batch accepted and the winner's decision (at most 30 days).
              */
             readonly ab_wait_minutes: number;
             /**
@@ -832,7 +832,7 @@ export interface components {
             readonly ab_winner_metric: components["schemas"]["AbWinnerMetricEnum"];
             /**
              * A/B wait (minutes)
-             * @description Time between the last test batch accepted and the winner's decision.
+             * @description Time between the last test batch accepted and the winner's decision (at most 30 days).
              */
             readonly ab_wait_minutes: number;
             /**
@@ -935,7 +935,7 @@ export interface components {
             ab_winner_metric?: components["schemas"]["AbWinnerMetricEnum"];
             /**
              * A/B wait (minutes)
-             * @description Time between the last test batch accepted and the winner's decision.
+             * @description Time between the last test batch accepted and the winner's decision (at most 30 days).
              */
             ab_wait_minutes?: number;
             /**
@@ -1636,7 +1636,7 @@ export interface components {
             ab_winner_metric?: components["schemas"]["AbWinnerMetricEnum"];
             /**
              * A/B wait (minutes)
-             * @description Time between the last test batch accepted and the winner's decision.
+             * @description Time between the last test batch accepted and the winner's decision (at most 30 days).
              */
             ab_wait_minutes?: number;
             /**
