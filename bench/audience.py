@@ -33,6 +33,7 @@ from django.test.utils import override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.models import Enrollment, Gender, Lead, LeadStatus, Suppression, User  # noqa: E402
+from bench.segments import explain  # noqa: E402  (the same EXPLAIN of the counting SQL)
 from campaigns.engagement import FOLLOW_UP_AUDIENCES  # noqa: E402
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, EngagementSummary  # noqa: E402
 from campaigns.services.follow_ups import campaign_follow_up  # noqa: E402
@@ -180,22 +181,6 @@ def follow_up_ms(staff: User, runs: int) -> dict[str, Any]:
         timings[audience] = median_ms(create, runs)
     slowest = max(timings, key=lambda audience: timings[audience])
     return {"campaign": str(campaign), "audience": slowest, "ms": timings[slowest], "all_ms": timings}
-
-
-def explain(criteria: Criteria) -> str:
-    """EXPLAIN ANALYZE of the exact SQL `criteria_counts` sends (captured, then run again)."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        captured.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(capture):
-        criteria_counts(criteria)
-    (sql, params), *_ = captured
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
-        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 def middle_cursor(criteria: Criteria, matching: int) -> PreviewCursor:
