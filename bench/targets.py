@@ -13,7 +13,7 @@ The database: `manage.py seed_demo --users 1000000 --seed 0 --suppressions 50000
    last preview pages), engagement criteria alone and mixed included, the admin's live count of
    the slowest shape, the API's page from the middle of the densest segment, and the follow-up
    service on the latest sent campaign.
-2b. `bench.tracking`: processing tracking events with and without the engagement indexes and
+2b. `bench.tracking`: processing tracking events with and without the engagement
    summary triggers, alternating in one run (each round rolled back).
 3. Snapshot and sending: a copy of the database (`<name>_send`, made from it as a template) in
    which every user is made reachable, so the whole audience is a million recipients; then
@@ -119,7 +119,7 @@ def tracking_rows(result: dict[str, Any]) -> list[Row]:
     slowdown = result["slowdown"]
     return [
         Row(
-            f"tracking-event processing with the engagement indexes and triggers against without "
+            f"tracking-event processing with the engagement summary's triggers against without "
             f"({result['events']:,} events, {result['rounds']} rounds each, medians: "
             f"{result['with_events_per_second']:,.0f} against {result['without_events_per_second']:,.0f} events/s)",
             f"<= {TRACKING_SLOWDOWN_TARGET:.0%} slower",

@@ -1,6 +1,6 @@
 """What the engagement criteria cost tracking: processing stored Brevo events with and without
-the ledger's engagement indexes and the summary triggers (campaigns migration 0013), in the same
-run, on the seeded database.
+the summary triggers (campaigns migrations 0013 and 0017; the criteria need no index of the
+ledger since 0017), in the same run, on the seeded database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/audience_perf python -m bench.tracking
 
@@ -8,8 +8,8 @@ Each round, in a transaction rolled back at its end (the database is left as it 
 just sent to `--recipients` people (ledger rows SENT, as sending leaves them), Brevo's events
 for it stored through the intake service (delivered for all, a fifth opened by a person, a third
 by a machine, 4 % clicks, some repeat opens), then `tracking_events_process_pending` timed, the
-service the processing job runs. Rounds "without" first drop the three partial indexes and the
-three triggers inside that transaction. Rounds alternate, so both see the same machine; the
+service the processing job runs. Rounds "without" first drop the three triggers inside that
+transaction. Rounds alternate, so both see the same machine; the
 median of each is reported, with the slowdown. Commit time is left out of both (the transaction
 is rolled back), so the ratio is that of the work done.
 
@@ -43,7 +43,6 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus  # noqa
 from campaigns.services.tracking import tracking_events_process_pending  # noqa: E402
 from campaigns.services.tracking_intake import IncomingEvent, tracking_events_store  # noqa: E402
 
-ENGAGEMENT_INDEXES = ("campaign_rcpt_received_idx", "campaign_rcpt_opened_idx", "campaign_rcpt_clicked_idx")
 ENGAGEMENT_TRIGGERS = ("campaigns_engagement_insert", "campaigns_engagement_update", "campaigns_engagement_delete")
 LINKS = [f"https://example.com/offer/{number}" for number in range(8)]
 
@@ -88,16 +87,13 @@ def events_for(rows: list[tuple[str, str]], rng: random.Random) -> list[Incoming
     return events
 
 
-def one_round(*, without: bool, recipients: int, seed: int, admin: User, drop: str = "all") -> dict[str, float]:
+def one_round(*, without: bool, recipients: int, seed: int, admin: User) -> dict[str, float]:
     rng = random.Random(seed)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            if without and drop in ("all", "triggers"):
+        if without:
+            with connection.cursor() as cursor:
                 for name in ENGAGEMENT_TRIGGERS:
                     cursor.execute(f"DROP TRIGGER {name} ON campaigns_campaignrecipient")
-            if without and drop in ("all", "indexes"):
-                for name in ENGAGEMENT_INDEXES:
-                    cursor.execute(f"DROP INDEX {name}")
         now = timezone.now()
         campaign = Campaign.objects.create(
             name=f"Bench tracking {seed}", subject="Bench", body_html="<p>Bench</p>", created_by=admin,
@@ -130,7 +126,7 @@ def one_round(*, without: bool, recipients: int, seed: int, admin: User, drop: s
     return {"events": len(events), "seconds": elapsed, "events_per_second": len(events) / elapsed}
 
 
-def measure(*, recipients: int, rounds: int, drop: str = "all") -> dict[str, Any]:
+def measure(*, recipients: int, rounds: int) -> dict[str, Any]:
     admin = User.objects.filter(is_superuser=True).order_by("pk").first()
     if admin is None:
         raise SystemExit("no superuser: seed the database with seed_demo first")
@@ -141,7 +137,7 @@ def measure(*, recipients: int, rounds: int, drop: str = "all") -> dict[str, Any
         order = ("with", "without") if number % 2 == 0 else ("without", "with")
         for kind in order:
             seed = number * 2 + (kind == "with")
-            run = one_round(without=kind == "without", recipients=recipients, seed=seed, admin=admin, drop=drop)
+            run = one_round(without=kind == "without", recipients=recipients, seed=seed, admin=admin)
             runs[kind].append(run)
             print(f"  {kind:<7} {run['events']:,} events in {run['seconds']:.2f} s", flush=True)
     median = {kind: statistics.median(run["events_per_second"] for run in found) for kind, found in runs.items()}
@@ -149,7 +145,6 @@ def measure(*, recipients: int, rounds: int, drop: str = "all") -> dict[str, Any
         "recipients": recipients,
         "events": runs["with"][0]["events"],
         "rounds": rounds,
-        "dropped": drop,
         "with_events_per_second": median["with"],
         "without_events_per_second": median["without"],
         "slowdown": median["without"] / median["with"] - 1,
@@ -161,13 +156,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each kind (alternating)")
-    parser.add_argument(
-        "--drop", choices=("all", "indexes", "triggers"), default="all", help="what the rounds without go without"
-    )
     args = parser.parse_args()
-    result = measure(recipients=args.recipients, rounds=args.rounds, drop=args.drop)
+    result = measure(recipients=args.recipients, rounds=args.rounds)
     print(
-        f"with the engagement indexes and triggers: {result['with_events_per_second']:,.0f} events/s; "
+        f"with the engagement summary's triggers: {result['with_events_per_second']:,.0f} events/s; "
         f"without: {result['without_events_per_second']:,.0f} events/s; slowdown {result['slowdown']:+.1%}"
     )
     if os.environ.get("BENCH_JSON_OUT"):

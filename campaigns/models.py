@@ -267,22 +267,6 @@ class CampaignRecipient(models.Model):
             models.Index(
                 fields=["attempted_at"], condition=models.Q(status="SENDING"), name="campaign_rcpt_inflight_idx"
             ),
-            # Engagement criteria (campaigns.engagement): who received, opened or clicked the named
-            # campaigns, read from the index alone. Partial, so each holds only the rows it is about
-            # (opens are a fifth of the ledger, clicks a thirtieth).
-            models.Index(
-                fields=["campaign", "user"], condition=models.Q(status="SENT"), name="campaign_rcpt_received_idx"
-            ),
-            models.Index(
-                fields=["campaign", "user"],
-                condition=models.Q(first_opened_at__isnull=False),
-                name="campaign_rcpt_opened_idx",
-            ),
-            models.Index(
-                fields=["campaign", "user"],
-                condition=models.Q(first_clicked_at__isnull=False),
-                name="campaign_rcpt_clicked_idx",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -290,19 +274,23 @@ class CampaignRecipient(models.Model):
 
 
 class EngagementSummary(models.Model):
-    """Per person, the latest times the "within N days" engagement criteria compare with, kept
-    by the database from the ledger (triggers on it, PostgreSQL; migration 0013): exact, and one
-    row per person instead of one per person and campaign.
+    """Per person, what the engagement criteria ask of the ledger, kept by the database from it
+    (triggers on it; migrations 0013 and 0017): exact, and one row per person instead of one per
+    person and campaign, so a count reads one row per person and no ledger row at all.
 
     - `last_received_at`: the latest `sent_at` of their SENT rows;
     - `last_opened_received_at`: the same, over the campaigns they opened (a human open or a click
       on any of their rows of that campaign);
-    - `last_engaged_at`: the latest human open or click.
+    - `last_engaged_at`: the latest human open or click;
+    - `received_campaigns`, `opened_campaigns`, `clicked_campaigns`: the campaigns (ids as keys
+      of a JSON object, so "any of these" is the `?|` operator on PostgreSQL and a key lookup on
+      SQLite) they received, opened (human open or click) and clicked, over any of their rows.
 
     So "received a campaign in the last N days and opened none of those" is `last_received_at >=
-    since` and not `last_opened_received_at >= since`. No foreign key constraint: a person's rows
-    lose their user when the person is deleted or erased, and the trigger then drops this row in
-    the same statement, whatever order Django deletes things in.
+    since` and not `last_opened_received_at >= since`, and "received one of X and opened none"
+    is `received_campaigns ?| X` and not `opened_campaigns ?| X`. No foreign key constraint: a
+    person's rows lose their user when the person is deleted or erased, and the trigger then
+    drops this row in the same statement, whatever order Django deletes things in.
     """
 
     user = models.OneToOneField(
@@ -315,6 +303,9 @@ class EngagementSummary(models.Model):
     last_received_at = models.DateTimeField(null=True)
     last_opened_received_at = models.DateTimeField(null=True)
     last_engaged_at = models.DateTimeField(null=True)
+    received_campaigns = models.JSONField(default=dict)
+    opened_campaigns = models.JSONField(default=dict)
+    clicked_campaigns = models.JSONField(default=dict)
 
     class Meta:
         indexes = [

@@ -16,21 +16,27 @@ from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
 
 pytestmark = pytest.mark.django_db
 
-Summary = dict[int, tuple[datetime | None, datetime | None, datetime | None]]
+Summary = dict[int, tuple[datetime | None, datetime | None, datetime | None, set[int], set[int], set[int]]]
 
 
 def from_ledger() -> Summary:
     """Per person: the latest receipt, the latest receipt of a campaign they opened, the latest
-    engagement, computed row by row."""
+    engagement, and the campaigns they received, opened and clicked, computed row by row."""
     received: dict[tuple[int, int], datetime] = {}
+    got: set[tuple[int, int]] = set()
     opened: set[tuple[int, int]] = set()
+    clicked: set[tuple[int, int]] = set()
     engaged: dict[int, datetime] = {}
     for row in CampaignRecipient.objects.exclude(user=None):
         key = (row.user_id, row.campaign_id)
-        if row.status == RecipientStatus.SENT and row.sent_at is not None:
-            received[key] = max(received.get(key, row.sent_at), row.sent_at)
+        if row.status == RecipientStatus.SENT:
+            got.add(key)
+            if row.sent_at is not None:
+                received[key] = max(received.get(key, row.sent_at), row.sent_at)
         if row.first_opened_at is not None:
             opened.add(key)
+        if row.first_clicked_at is not None:
+            clicked.add(key)
         if row.last_engaged_at is not None:
             engaged[row.user_id] = max(engaged.get(row.user_id, row.last_engaged_at), row.last_engaged_at)
     latest: dict[int, datetime] = {}
@@ -39,13 +45,34 @@ def from_ledger() -> Summary:
         latest[user_id] = max(latest.get(user_id, at), at)
         if (user_id, campaign_id) in opened:
             latest_opened[user_id] = max(latest_opened.get(user_id, at), at)
-    people = set(latest) | set(engaged)
-    return {person: (latest.get(person), latest_opened.get(person), engaged.get(person)) for person in people}
+
+    def campaigns(pairs: set[tuple[int, int]], person: int) -> set[int]:
+        return {campaign_id for user_id, campaign_id in pairs if user_id == person}
+
+    people = set(engaged) | {user_id for user_id, _ in got | opened | clicked}
+    return {
+        person: (
+            latest.get(person),
+            latest_opened.get(person),
+            engaged.get(person),
+            campaigns(got, person),
+            campaigns(opened, person),
+            campaigns(clicked, person),
+        )
+        for person in people
+    }
 
 
 def kept() -> Summary:
     return {
-        row.user_id: (row.last_received_at, row.last_opened_received_at, row.last_engaged_at)
+        row.user_id: (
+            row.last_received_at,
+            row.last_opened_received_at,
+            row.last_engaged_at,
+            {int(pk) for pk in row.received_campaigns},
+            {int(pk) for pk in row.opened_campaigns},
+            {int(pk) for pk in row.clicked_campaigns},
+        )
         for row in EngagementSummary.objects.all()
     }
 
@@ -61,8 +88,11 @@ def test_the_history_written_through_sending_and_tracking_is_summarised_exactly(
     summary = kept()
     assert len(summary) > 20
     # Some people opened nothing, some opened only old campaigns: the windows need both values.
-    assert any(opened is None for _, opened, _ in summary.values())
-    assert any(opened is not None and opened < received for received, opened, _ in summary.values())
+    assert any(opened is None for _, opened, *_ in summary.values())
+    assert any(opened is not None and opened < received for received, opened, *_ in summary.values())
+    # Campaign sets of every kind, a click always within the opens.
+    assert any(len(received) > 1 for *_, received, _, _ in summary.values())
+    assert any(clicked and clicked <= opened for *_, opened, clicked in summary.values())
 
 
 def test_writes_that_only_raise_values(history):
@@ -99,6 +129,8 @@ def test_writes_that_lower_values_recompute_the_people_concerned(history):
     opened = rows.filter(first_opened_at__isnull=False).order_by("pk")
     # Un-opened (a correction), un-sent, sent earlier, given to someone else.
     opened.filter(pk=opened.first().pk).update(first_opened_at=None, last_engaged_at=None, open_count=0)
+    clicked = rows.filter(first_clicked_at__isnull=False).order_by("pk")
+    clicked.filter(pk=clicked.first().pk).update(first_clicked_at=None, click_count=0)
     sent = rows.filter(status=RecipientStatus.SENT).order_by("-sent_at")
     sent.filter(pk=sent.first().pk).update(status=RecipientStatus.FAILED)
     sent.filter(pk=sent.last().pk).update(sent_at=sent.last().sent_at - timedelta(days=30))
