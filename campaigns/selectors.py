@@ -241,10 +241,13 @@ def campaign_rates(stats: dict[str, int]) -> dict[str, float | None]:
     }
 
 
-def campaign_variant_stats(campaign: Campaign) -> dict[str, Any]:
+def campaign_variant_stats(campaign: Campaign, *, test_only: bool = False) -> dict[str, Any]:
     """An A/B test's counts from one GROUP BY over its ledger: `variants` maps each label to the
     counts of its test rows (recipients, sent, then `TRACKING_COUNTS`: what winners are judged
-    on), `remainder` the counts of the rows that get the winner (None for a pure split)."""
+    on), `remainder` the counts of the rows that get the winner (None for a pure split).
+
+    `test_only` leaves the remainder out (None): what the decision reads, from the test rows'
+    own index (`campaign_rcpt_ab_test_idx`), not from the whole campaign's rows."""
     labels = list(campaign.variants.values_list("label", flat=True))
     if not labels:
         return {"variants": {}, "remainder": None}
@@ -253,15 +256,13 @@ def campaign_variant_stats(campaign: Campaign) -> dict[str, Any]:
         "sent": Count("id", filter=Q(status=RecipientStatus.SENT)),
         **{key: Count("id", filter=condition) for key, condition in TRACKING_COUNTS.items()},
     }
-    groups = (
-        CampaignRecipient.objects.filter(campaign=campaign)
-        .values("ab_remainder", "variant")
-        .annotate(**counts)
-        .order_by()
-    )
+    rows = CampaignRecipient.objects.filter(campaign=campaign)
+    if test_only:
+        rows = rows.filter(variant__isnull=False, ab_remainder=False)
+    groups = rows.values("ab_remainder", "variant").annotate(**counts).order_by()
     empty = dict.fromkeys(counts, 0)
     variants = {label: dict(empty) for label in labels}
-    remainder: dict[str, int] | None = dict(empty) if campaign.ab_test_share < 100 else None
+    remainder: dict[str, int] | None = dict(empty) if campaign.ab_test_share < 100 and not test_only else None
     for group in groups:
         target = remainder if group["ab_remainder"] else variants.get(group["variant"] or "")
         if target is not None:

@@ -117,7 +117,7 @@ def _variants_payload(results: list[VariantResult]) -> list[dict[str, Any]]:
 def variant_results(campaign: Campaign) -> list[VariantResult]:
     """Each variant's deliveries and conversions on the campaign's metric, test rows only."""
     key = METRIC_COUNTS[WinnerMetric(campaign.ab_winner_metric)]
-    counts = campaign_variant_stats(campaign)["variants"]
+    counts = campaign_variant_stats(campaign, test_only=True)["variants"]
     return [VariantResult(label, stats["delivered"], stats[key]) for label, stats in sorted(counts.items())]
 
 
