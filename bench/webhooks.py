@@ -205,7 +205,12 @@ def main() -> None:
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
 
-    os.environ.update({key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY")})
+    os.environ.update(
+        {
+            key: env[key]
+            for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ERASURE_HASH_KEY")
+        }
+    )
     import django
 
     django.setup()
