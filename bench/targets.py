@@ -248,14 +248,17 @@ def audience_rows(audience: dict[str, Any]) -> list[Row]:
 def send_rows(whole: dict[str, Any], reference_ms: float) -> list[Row]:
     recipients = whole["recipients"]
     snapshot, total = whole["snapshot_seconds"], whole["total_seconds"]
+    committed = whole["first_claim_seconds"]
     cpu = sum(whole["cpu_seconds"])
     return [
+        # Judged on what staff wait for: the ledger committed (its foreign keys are checked at
+        # commit, after the statement) and the first batch claimed.
         Row(
-            f"snapshot: {recipients:,} reachable recipients frozen into the ledger",
+            f"snapshot: {recipients:,} reachable recipients frozen into the ledger (click to first batch claimed)",
             f"< {SNAPSHOT_TARGET_S:.0f} s",
-            f"{snapshot:.1f} s",
-            snapshot < SNAPSHOT_TARGET_S,
-            snapshot * 1000 / reference_ms,
+            f"{committed:.1f} s (the INSERT {snapshot:.1f} s)",
+            committed < SNAPSHOT_TARGET_S,
+            committed * 1000 / reference_ms,
         ),
         Row(
             f"send click to last batch accepted: {recipients:,} recipients, 2 workers",
