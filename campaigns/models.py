@@ -351,6 +351,14 @@ class CampaignVariant(models.Model):
         return f"Variant {self.label}"
 
 
+# The length limits of a variant's text overrides, for the checks that run before it is stored.
+VARIANT_MAX_LENGTHS = {
+    field.name: field.max_length
+    for field in CampaignVariant._meta.fields
+    if isinstance(field, models.CharField) and field.max_length is not None and field.name != "label"
+}
+
+
 class SubscriptionChange(models.Model):
     """History of a person's opt-outs and opt-ins: when, from which campaign, and how."""
 

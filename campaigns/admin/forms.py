@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns.content import validate_campaign_content
-from campaigns.models import AB_WAIT_MINUTES_MAX, VARIANT_LABELS, Campaign, CampaignVariant
+from campaigns.models import AB_TEST_SHARE_MIN, AB_WAIT_MINUTES_MAX, VARIANT_LABELS, Campaign, CampaignVariant
 from campaigns.services.layouts import layout_default
 from campaigns.services.lifecycle import EDITABLE_FIELDS
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
@@ -87,7 +87,7 @@ class CampaignAdminForm(forms.ModelForm):
             "subject": forms.TextInput(attrs={"size": 60}),
             "preheader": forms.TextInput(attrs={"size": 60}),
             "ab_winner_metric": forms.RadioSelect,
-            "ab_test_share": forms.NumberInput(attrs={"min": 2, "max": 100, "style": "width: 6em"}),
+            "ab_test_share": forms.NumberInput(attrs={"min": AB_TEST_SHARE_MIN, "max": 100, "style": "width: 6em"}),
             "ab_wait_minutes": forms.NumberInput(attrs={"min": 1, "max": AB_WAIT_MINUTES_MAX, "style": "width: 8em"}),
         }
 

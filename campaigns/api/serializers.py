@@ -10,7 +10,7 @@ from rest_framework import serializers
 from accounts.models import User
 from campaigns.api.stats import CampaignRatesSerializer, LinkClicksSerializer
 from campaigns.engagement import FOLLOW_UP_AUDIENCES
-from campaigns.models import VARIANT_LABELS, Campaign, CampaignRecipient
+from campaigns.models import VARIANT_LABELS, VARIANT_MAX_LENGTHS, Campaign, CampaignRecipient
 from campaigns.selectors import campaign_rates
 from campaigns.services.lifecycle import EDITABLE_FIELDS
 from campaigns.services.sending import MAX_TEST_RECIPIENTS
@@ -25,9 +25,9 @@ class VariantInputSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     label = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.label
         choices=VARIANT_LABELS, required=False, help_text="A, B, C or D; by position when omitted."
     )
-    subject = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    preheader = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    from_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    subject = serializers.CharField(required=False, allow_blank=True, max_length=VARIANT_MAX_LENGTHS["subject"])
+    preheader = serializers.CharField(required=False, allow_blank=True, max_length=VARIANT_MAX_LENGTHS["preheader"])
+    from_name = serializers.CharField(required=False, allow_blank=True, max_length=VARIANT_MAX_LENGTHS["from_name"])
     body_html = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     body_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 

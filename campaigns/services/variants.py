@@ -7,7 +7,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from campaigns.content import validate_campaign_content
-from campaigns.models import AB_TEST_SHARE_MIN, VARIANT_LABELS, Campaign, CampaignVariant, WinnerMetric
+from campaigns.models import (
+    AB_TEST_SHARE_MIN,
+    AB_WAIT_MINUTES_MAX,
+    VARIANT_LABELS,
+    VARIANT_MAX_LENGTHS,
+    Campaign,
+    CampaignVariant,
+    WinnerMetric,
+)
 from core.errors import InvalidInputError
 
 # What a variant may override; what it leaves empty comes from the campaign.
@@ -15,7 +23,6 @@ VARIANT_FIELDS = ("subject", "preheader", "from_name", "body_html", "body_text")
 # The campaign's A/B settings, editable with the rest of the draft.
 AB_FIELDS = ("ab_test_share", "ab_winner_metric", "ab_wait_minutes", "ab_require_significance")
 MIN_VARIANTS, MAX_VARIANTS = 2, len(VARIANT_LABELS)
-_MAX_LENGTHS = {"subject": 255, "preheader": 255, "from_name": 100}
 
 
 def ab_settings_check(values: Mapping[str, Any]) -> None:
@@ -26,6 +33,9 @@ def ab_settings_check(values: Mapping[str, Any]) -> None:
     wait = values.get("ab_wait_minutes")
     if wait is not None and wait < 1:
         raise InvalidInputError("Wait at least one minute.", field="ab_wait_minutes")
+    if wait is not None and wait > AB_WAIT_MINUTES_MAX:
+        # The database refuses it too (a constraint): said here, on the field, not as a crash.
+        raise InvalidInputError(f"Wait at most {AB_WAIT_MINUTES_MAX} minutes (30 days).", field="ab_wait_minutes")
     metric = values.get("ab_winner_metric")
     if metric is not None and metric not in WinnerMetric.values:
         raise InvalidInputError(f"Choose one of {', '.join(WinnerMetric.values)}.", field="ab_winner_metric")
@@ -52,7 +62,7 @@ def variants_check(values: Mapping[str, Any], variants: Sequence[Mapping[str, An
             raise InvalidInputError(f"Two variants are labelled {label}.", field=f"{where}.label")
         overrides = {name: str(variant.get(name) or "") for name in VARIANT_FIELDS}
         for name in VARIANT_FIELDS:
-            longest = _MAX_LENGTHS.get(name)
+            longest = VARIANT_MAX_LENGTHS.get(name)
             if longest is not None and len(overrides[name]) > longest:
                 raise InvalidInputError(f"At most {longest} characters.", field=f"{where}.{name}")
         merged = {name: overrides[name] or str(values.get(name) or "") for name in VARIANT_FIELDS}

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from campaigns import queue
 from campaigns.models import Campaign, CampaignRecipient, RecipientStatus
-from campaigns.services.state_machine import campaign_transition
+from campaigns.services.state_machine import campaign_transition, campaigns_allowing
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +58,20 @@ def _await_winner_if_tested(
     """SENDING -> WAITING_FOR_WINNER once the test share is sent (its last batch accepted) and
     the remainder is held, the decision due `ab_wait_minutes` later, or at the time set when it
     first waited (a pause and resume do not restart the wait). True for the call that did it."""
-    # The wait is read first: it is frozen once the campaign leaves DRAFT, and multiplying an
-    # interval by a column has no portable SQL (SQLite refuses it).
-    wait_minutes = Campaign.objects.filter(pk=campaign_id).values_list("ab_wait_minutes", flat=True).first()
+    tested = (Q(audience_frozen_at__isnull=False, ab_winner=""), ~Q(Exists(open_rows)), Q(Exists(held_rows)))
+    # The wait is read first, and only from a campaign that may wait now (every batch of every
+    # campaign comes here while rows are left, so that case costs this one read): it is frozen
+    # once the campaign leaves DRAFT, and multiplying an interval by a column has no portable
+    # SQL (SQLite refuses it). The transition checks the same conditions again, atomically.
+    wait_minutes = (
+        campaigns_allowing("await_winner")
+        .filter(*tested, pk=campaign_id)
+        .values_list("ab_wait_minutes", flat=True)
+        .first()
+    )
     if wait_minutes is None:
         return False
     due = Value(now + timedelta(minutes=wait_minutes), output_field=DateTimeField())
-    tested = (Q(audience_frozen_at__isnull=False, ab_winner=""), ~Q(Exists(open_rows)), Q(Exists(held_rows)))
     awaiting = campaign_transition(
         campaign_id=campaign_id,
         action="await_winner",

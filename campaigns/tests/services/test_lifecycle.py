@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import MembershipStatus, User
 from accounts.tests.factories import UserFactory
-from campaigns.models import CampaignRecipient, CampaignStatus
+from campaigns.models import AB_WAIT_MINUTES_MAX, CampaignRecipient, CampaignStatus
 from campaigns.services import (
     campaign_create,
     campaign_duplicate,
@@ -209,3 +209,18 @@ def test_brevo_gets_the_from_name_with_the_default_address(brevo, admin_user, au
 
     [call] = brevo.calls("POST", "smtp/email")
     assert call["body"]["sender"] == {"email": "news@example.com", "name": "The Walkthrough Team"}
+
+
+@pytest.mark.parametrize("minutes", [0, AB_WAIT_MINUTES_MAX + 1])
+def test_the_service_refuses_an_a_b_wait_out_of_range_on_the_field(admin_user, minutes):
+    # Whatever calls it (the API and the admin check the range first): a 400 on the field, never
+    # the database's constraint failing.
+    with pytest.raises(InvalidInputError) as refused:
+        campaign_create(
+            by=admin_user,
+            subject="Hello",
+            body_html="<p>Hi</p>",
+            variants=[{}, {"subject": "Hello, B"}],
+            ab_wait_minutes=minutes,
+        )
+    assert refused.value.field == "ab_wait_minutes"
