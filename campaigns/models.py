@@ -194,6 +194,10 @@ class Campaign(models.Model):
         # The services always store a name; rows written otherwise still never show raw placeholders.
         return self.name or readable_subject(self.subject)
 
+    def variant(self, label: str | None) -> CampaignVariant | None:
+        """Its A/B variant labelled `label` (None without a label, or when it has none so labelled)."""
+        return self.variants.filter(label=label).first() if label else None
+
 
 class RecipientStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"

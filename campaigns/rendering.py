@@ -58,8 +58,9 @@ def archive_message(campaign: Campaign, *, page_url: str) -> RenderedMessage:
     """The campaign as the public archive shows it: every placeholder at its default (or empty),
     the unsubscribe link inert, the web version link pointing at the archive page itself. An A/B
     test shows the variant that won (its remainder's)."""
-    winner = campaign.variants.filter(label=campaign.ab_winner).first() if campaign.ab_winner else None
-    return campaign_content(campaign, variant=winner).render({"unsubscribe_url": "#", "web_version_url": page_url})
+    return campaign_content(campaign, variant=campaign.variant(campaign.ab_winner)).render(
+        {"unsubscribe_url": "#", "web_version_url": page_url}
+    )
 
 
 # Characters of the subject kept in an archive address, before the id that makes it unique.

@@ -104,7 +104,7 @@ def campaign_variant(*, campaign: Campaign, label: str | None) -> CampaignVarian
     for a label it does not have."""
     if not label:
         return None
-    variant = campaign.variants.filter(label=label).first()
+    variant = campaign.variant(label)
     if variant is None:
         labels = ", ".join(campaign.variants.values_list("label", flat=True)) or "none: it is not an A/B test"
         raise InvalidInputError(f"No variant {label} (its variants: {labels}).", field="variant")
@@ -159,7 +159,7 @@ def web_version_for(*, user_id: int, campaign_id: int) -> RenderedMessage | None
         campaign_id=campaign.pk, user_id=user.pk, email=email, first_name=first_name, last_name=last_name
     )
     # The A/B variant their row was sent (the campaign's own content outside a test).
-    variant = campaign.variants.filter(label=label).first() if label else None
+    variant = campaign.variant(label)
     return campaign_content(campaign, variant=variant).render(personalisation.params)
 
 
@@ -183,7 +183,7 @@ def campaign_subject_for(*, campaign: Campaign, user: User) -> str:
     )
     email, first_name, last_name, label = row or (user.email, user.first_name, user.last_name, None)
     params = {"email": email, "first_name": first_name, "last_name": last_name}
-    variant = campaign.variants.filter(label=label).first() if label else None
+    variant = campaign.variant(label)
     try:
         return subject_for(variant_value(campaign, variant, "subject"), params)
     except InvalidInputError:

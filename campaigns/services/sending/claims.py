@@ -41,8 +41,7 @@ class Batch:
 
 def batch_variant(campaign: Campaign, rows: list[LedgerRow]) -> CampaignVariant | None:
     """The variant a batch's rows are sent (they all have the same, or none)."""
-    label = rows[0].variant if rows else None
-    return None if label is None else campaign.variants.filter(label=label).first()
+    return campaign.variant(rows[0].variant if rows else None)
 
 
 @dataclass(frozen=True)
